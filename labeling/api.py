@@ -1,0 +1,225 @@
+"""Task and batch API (see API.md). Views validate, call one service, and render."""
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import selectors, services
+from .balances import worker_balance_msat
+from .batch_files import parse_batch_file
+from .errors import DomainError, InvalidBatch, NotFound
+from .models import Batch, Report, TaskType
+from .permissions import IsRequester, IsWorker
+
+
+class ResponseSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    text = serializers.CharField()
+
+
+class TaskSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=TaskType.choices)
+    instructions = serializers.CharField()
+    prompt = serializers.CharField()
+    responses = ResponseSerializer(many=True)
+
+
+class AssignmentOutSerializer(serializers.Serializer):
+    assignment_id = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()
+    reward_msat = serializers.IntegerField()
+    task = TaskSerializer()
+
+
+class NextTaskView(APIView):
+    permission_classes = [IsWorker]
+
+    @extend_schema(responses={200: AssignmentOutSerializer, 204: None})
+    def get(self, request: Request) -> Response:
+        assignment = services.next_assignment_for(worker=request.user.worker)
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(selectors.task_payload(assignment=assignment))
+
+
+class SubmitInSerializer(serializers.Serializer):
+    ranking = serializers.JSONField(required=False, help_text="Response ids, best first.")
+    scores = serializers.JSONField(required=False, help_text="Response id → 1..7 (likert).")
+    rationale = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+
+class SubmitOutSerializer(serializers.Serializer):
+    rating_id = serializers.IntegerField()
+    status = serializers.CharField()
+    reward_msat = serializers.IntegerField()
+    balance_msat = serializers.IntegerField()
+
+
+class SubmitView(APIView):
+    permission_classes = [IsWorker]
+
+    @extend_schema(request=SubmitInSerializer, responses={201: SubmitOutSerializer})
+    def post(self, request: Request, assignment_id: int) -> Response:
+        data = SubmitInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        worker = request.user.worker
+        rating = services.submit_rating(
+            worker=worker,
+            assignment_id=assignment_id,
+            ranking=data.validated_data.get("ranking"),
+            scores=data.validated_data.get("scores"),
+            rationale=data.validated_data.get("rationale", ""),
+        )
+        body = {
+            "rating_id": rating.id,
+            "status": rating.status,
+            "reward_msat": rating.reward_msat,
+            "balance_msat": worker_balance_msat(worker),
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class SkipView(APIView):
+    permission_classes = [IsWorker]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request, assignment_id: int) -> Response:
+        services.skip_assignment(worker=request.user.worker, assignment_id=assignment_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReportInSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=Report.Reason.choices)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+
+class ReportView(APIView):
+    permission_classes = [IsWorker]
+
+    @extend_schema(request=ReportInSerializer, responses={201: None})
+    def post(self, request: Request, assignment_id: int) -> Response:
+        data = ReportInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = services.report_assignment(
+            worker=request.user.worker, assignment_id=assignment_id, **data.validated_data
+        )
+        return Response({"report_id": report.id}, status=status.HTTP_201_CREATED)
+
+
+class BatchInSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    task_type = serializers.ChoiceField(choices=TaskType.choices)
+    instructions = serializers.CharField(required=False, allow_blank=True, default="")
+    reward_msat = serializers.IntegerField(min_value=0, max_value=services.MAX_REWARD_MSAT)
+    overlap = serializers.IntegerField(min_value=1, max_value=services.MAX_OVERLAP, default=1)
+    items = serializers.JSONField(required=False)
+    file = serializers.FileField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("items" in attrs) == ("file" in attrs):
+            raise serializers.ValidationError("Send either `items` (JSON) or a `file`.")
+        return attrs
+
+
+class BatchOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    items_count = serializers.IntegerField()
+    cost_msat = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+class BatchProgressSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+    items_count = serializers.IntegerField()
+    ratings_done = serializers.IntegerField()
+    ratings_needed = serializers.IntegerField()
+    spent_msat = serializers.IntegerField()
+    agreement = serializers.FloatField(allow_null=True)
+
+
+def raw_items_from(data: dict[str, Any]) -> list[Any]:
+    """The batch's items from a JSON list or an uploaded JSONL/CSV file."""
+    upload = data.get("file")
+    if upload is None:
+        if not isinstance(data["items"], list):
+            raise InvalidBatch({"items": ["Expected a list of items."]})
+        return data["items"]
+    if upload.size > settings.BATCH_UPLOAD_MAX_BYTES:
+        raise FileTooLarge()
+    return parse_batch_file(
+        name=upload.name, content=upload.read(), max_items=settings.BATCH_MAX_ITEMS
+    )
+
+
+class FileTooLarge(DomainError):
+    status_code = 413
+    default_detail = f"The file is larger than {settings.BATCH_UPLOAD_MAX_BYTES} bytes."
+
+
+class BatchCreateView(APIView):
+    permission_classes = [IsRequester]
+
+    @extend_schema(request=BatchInSerializer, responses={201: BatchOutSerializer})
+    def post(self, request: Request) -> Response:
+        data = BatchInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        batch = services.create_batch(
+            requester=request.user.requester,
+            name=fields["name"],
+            task_type=fields["task_type"],
+            instructions=fields["instructions"],
+            reward_msat=fields["reward_msat"],
+            overlap=fields["overlap"],
+            items=services.validate_items(task_type=fields["task_type"], items=raw_items_from(fields)),
+        )
+        body = {
+            "id": batch.id,
+            "items_count": batch.items_count,
+            "cost_msat": batch.cost_msat,
+            "status": batch.status,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _own_batch(request: Request, batch_id: int) -> Batch:
+    batch = selectors.batches_of(requester=request.user.requester).filter(id=batch_id).first()
+    if batch is None:
+        raise NotFound("No such batch.")
+    return batch
+
+
+class BatchDetailView(APIView):
+    permission_classes = [IsRequester]
+
+    @extend_schema(responses={200: BatchProgressSerializer})
+    def get(self, request: Request, batch_id: int) -> Response:
+        return Response(selectors.batch_progress(batch=_own_batch(request, batch_id)))
+
+
+class BatchExportView(APIView):
+    permission_classes = [IsRequester]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", enum=["trl", "raw"], default="trl")],
+        responses={(200, "application/x-ndjson"): str},
+    )
+    def get(self, request: Request, batch_id: int) -> HttpResponse:
+        batch = _own_batch(request, batch_id)
+        kind = request.query_params.get("format", "trl")
+        rows = {"trl": selectors.export_trl, "raw": selectors.export_raw}.get(kind)
+        if rows is None:
+            raise DomainError({"format": ["Use format=trl or format=raw."]})
+        lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in rows(batch=batch))
+        response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
+        response["Content-Disposition"] = f'attachment; filename="batch-{batch.id}-{kind}.jsonl"'
+        return response

@@ -1,0 +1,70 @@
+"""Reads batch files (JSONL, or CSV with prompt,response_a,response_b) into item dicts.
+
+Errors name the offending line, counted from 1 as an editor shows it.
+"""
+
+import csv
+import io
+import json
+from typing import Any
+
+from .errors import InvalidBatch
+
+CSV_COLUMNS = ("prompt", "response_a", "response_b")
+
+
+def parse_batch_file(*, name: str, content: bytes, max_items: int) -> list[dict[str, Any]]:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidBatch({"file": ["The file is not UTF-8 text."]}) from exc
+    if name.lower().endswith(".csv"):
+        items = _parse_csv(text)
+    else:
+        items = _parse_jsonl(text)
+    if not items:
+        raise InvalidBatch({"file": ["The file holds no items."]})
+    if len(items) > max_items:
+        raise InvalidBatch({"file": [f"Too many items: {len(items)} (at most {max_items})."]})
+    return items
+
+
+def _parse_jsonl(text: str) -> list[dict[str, Any]]:
+    items = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidBatch({"file": [f"Line {number}: not valid JSON ({exc.msg})."]}) from exc
+        if not isinstance(item, dict):
+            raise InvalidBatch({"file": [f"Line {number}: expected a JSON object."]})
+        item["_line"] = number
+        items.append(item)
+    return items
+
+
+def _parse_csv(text: str) -> list[dict[str, Any]]:
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InvalidBatch({"file": [f"Line 1: missing column(s) {', '.join(missing)}."]})
+    items = []
+    try:
+        for row in reader:
+            number = reader.line_num
+            if any(row.get(c) in (None, "") for c in CSV_COLUMNS):
+                raise InvalidBatch({"file": [f"Line {number}: prompt, response_a and "
+                                             "response_b must all be filled."]})
+            items.append({
+                "prompt": row["prompt"],
+                "responses": [
+                    {"id": "a", "text": row["response_a"]},
+                    {"id": "b", "text": row["response_b"]},
+                ],
+                "_line": number,
+            })
+    except csv.Error as exc:
+        raise InvalidBatch({"file": [f"Line {reader.line_num}: {exc}."]}) from exc
+    return items

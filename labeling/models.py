@@ -1,0 +1,204 @@
+"""Batches of rating tasks, who rates them, and the ratings they give."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class TaskType(models.TextChoices):
+    PAIRWISE = "pairwise", _("Pairwise comparison")
+    RANKING = "ranking", _("Ranking")
+    LIKERT = "likert", _("Likert scores (1-7)")
+
+
+class Requester(models.Model):
+    """Someone who posts batches and pays for ratings; logs in to the admin as staff."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="requester"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.user.username
+
+
+class Worker(models.Model):
+    """A labeler, identified by the LNURL-auth linking key of their wallet."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="worker"
+    )
+    linking_key = models.CharField(max_length=66, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"worker {self.pk} ({self.linking_key[:10]}…)"
+
+
+class Batch(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        PAUSED = "paused", _("Paused")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    requester = models.ForeignKey(Requester, on_delete=models.PROTECT, related_name="batches")
+    name = models.CharField(max_length=200)
+    task_type = models.CharField(max_length=16, choices=TaskType.choices)
+    instructions = models.TextField(blank=True, help_text=_("Markdown, shown to workers."))
+    reward_msat = models.PositiveBigIntegerField()
+    overlap = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    items_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "batches"
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def ratings_needed(self) -> int:
+        return self.items_count * self.overlap
+
+    @property
+    def cost_msat(self) -> int:
+        return self.reward_msat * self.ratings_needed
+
+
+class Item(models.Model):
+    """One prompt with the responses to rate.
+
+    `slots_left` counts the ratings still to hand out: it starts at the batch's overlap,
+    goes down when an assignment is given and up when one is skipped or expires, and is
+    only ever changed by conditional UPDATEs, so concurrent workers never over-fill it.
+    """
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField()
+    prompt = models.TextField()
+    gold = models.JSONField(null=True, blank=True, help_text=_("Response ids, best first."))
+    slots_left = models.PositiveSmallIntegerField()
+    blocked = models.BooleanField(default=False, help_text=_("Stopped after reports."))
+
+    class Meta:
+        ordering = ["batch_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "position"], name="item_position_unique")
+        ]
+        indexes = [
+            models.Index(
+                fields=["batch", "id"],
+                name="item_needs_ratings",
+                condition=Q(slots_left__gt=0, blocked=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.pk} of batch {self.batch_id}"
+
+
+class Response(models.Model):
+    """One model answer to an item's prompt. `key` is the id the requester gave it."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="responses")
+    key = models.CharField(max_length=64)
+    text = models.TextField()
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["item_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "key"], name="response_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Assignment(models.Model):
+    """An item leased to one worker until `expires_at`, its responses in `order`."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        SUBMITTED = "submitted", _("Submitted")
+        SKIPPED = "skipped", _("Skipped")
+        EXPIRED = "expired", _("Expired")
+
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="assignments")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    order = models.JSONField(help_text=_("Response keys in the order this worker saw them."))
+    created_at = models.DateTimeField(help_text=_("When the task was shown."))
+    expires_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # A worker never gets the same item twice.
+            models.UniqueConstraint(fields=["worker", "item"], name="assignment_once_per_worker"),
+            # At most one open assignment per worker.
+            models.UniqueConstraint(
+                fields=["worker"], condition=Q(status="open"), name="assignment_one_open"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["expires_at"], name="assignment_open_expiry",
+                         condition=Q(status="open")),
+        ]
+
+    def __str__(self) -> str:
+        return f"assignment {self.pk}"
+
+
+class Rating(models.Model):
+    class Status(models.TextChoices):
+        APPROVED = "approved", _("Approved")
+        PENDING_REVIEW = "pending_review", _("Pending review")
+        REJECTED = "rejected", _("Rejected")
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="rating")
+    worker = models.ForeignKey(Worker, on_delete=models.PROTECT, related_name="ratings")
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="ratings")
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="ratings")
+    ranking = models.JSONField(null=True, blank=True, help_text=_("Response keys, best first."))
+    scores = models.JSONField(null=True, blank=True, help_text=_("Response key → 1..7."))
+    rationale = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    reward_msat = models.PositiveBigIntegerField()
+    reason = models.TextField(blank=True, help_text=_("Why it was rejected; the worker sees it."))
+    shown_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["batch", "status"], name="rating_batch_status")]
+
+    def __str__(self) -> str:
+        return f"rating {self.pk}"
+
+    @property
+    def seconds_taken(self) -> float:
+        return (self.created_at - self.shown_at).total_seconds()
+
+
+class Report(models.Model):
+    class Reason(models.TextChoices):
+        PII = "pii", _("Personal data")
+        SPAM = "spam", _("Spam")
+        BROKEN = "broken", _("Broken task")
+        OTHER = "other", _("Other")
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="report")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="reports")
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="reports")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.reason} report on item {self.item_id}"

@@ -1,0 +1,339 @@
+"""Every write of the labeling app: batches, assignments, ratings, skips and reports.
+
+Concurrency is decided in the database: item slots and assignment states only change
+through conditional UPDATEs, and unique constraints back them up.
+"""
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db import IntegrityError, transaction
+from django.db.models import F, prefetch_related_objects
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from . import selectors, signals
+from .errors import (
+    AlreadySubmitted,
+    AssignmentClosed,
+    AssignmentExpired,
+    InvalidAnswer,
+    InvalidBatch,
+    NotFound,
+)
+from .models import Assignment, Batch, Item, Rating, Report, Requester, Response, TaskType, Worker
+
+RESPONSE_LIMITS = {TaskType.PAIRWISE: (2, 2), TaskType.RANKING: (2, 9), TaskType.LIKERT: (1, 9)}
+LIKERT_RANGE = range(1, 8)
+MAX_TEXT = 100_000
+MAX_OVERLAP = 50
+MAX_REWARD_MSAT = 100_000_000_000  # 1 BTC per rating: anything above is a typo
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    prompt: str
+    responses: list[tuple[str, str]]  # (key, text)
+    gold: list[str] | None
+
+
+# --- batches -------------------------------------------------------------------------
+
+
+def validate_items(*, task_type: str, items: list[Any]) -> list[ItemSpec]:
+    """Checks raw item dicts (from JSON or a file) and returns them as ItemSpecs."""
+    low, high = RESPONSE_LIMITS[TaskType(task_type)]
+    specs = []
+    for index, raw in enumerate(items):
+        where = f"Line {raw['_line']}" if isinstance(raw, dict) and "_line" in raw else (
+            f"Item {index}"
+        )
+
+        def fail(message: str, where: str = where) -> InvalidBatch:
+            return InvalidBatch({"items": [f"{where}: {message}"]})
+
+        if not isinstance(raw, dict):
+            raise fail("expected an object with prompt and responses.")
+        prompt = raw.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > MAX_TEXT:
+            raise fail("prompt must be a non-empty string.")
+        responses = raw.get("responses")
+        if not isinstance(responses, list) or not low <= len(responses) <= high:
+            raise fail(f"a {task_type} task needs {low}..{high} responses.")
+        pairs = []
+        for response in responses:
+            key = response.get("id") if isinstance(response, dict) else None
+            text = response.get("text") if isinstance(response, dict) else None
+            if not isinstance(key, str | int) or not str(key).strip() or len(str(key)) > 64:
+                raise fail("every response needs an id (a short string).")
+            if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+                raise fail(f"response {key!r} needs a non-empty text.")
+            pairs.append((str(key), text))
+        keys = [key for key, _ in pairs]
+        if len(set(keys)) != len(keys):
+            raise fail("response ids must be unique within an item.")
+        gold = raw.get("gold")
+        if gold is not None:
+            if not isinstance(gold, list) or sorted(map(str, gold)) != sorted(keys):
+                raise fail("gold must list every response id once, best first.")
+            gold = [str(key) for key in gold]
+        specs.append(ItemSpec(prompt=prompt, responses=pairs, gold=gold))
+    if not specs:
+        raise InvalidBatch({"items": ["A batch needs at least one item."]})
+    if len(specs) > settings.BATCH_MAX_ITEMS:
+        raise InvalidBatch({"items": [f"At most {settings.BATCH_MAX_ITEMS} items per batch."]})
+    return specs
+
+
+@transaction.atomic
+def create_batch(
+    *,
+    requester: Requester,
+    name: str,
+    task_type: str,
+    instructions: str,
+    reward_msat: int,
+    overlap: int,
+    items: list[ItemSpec],
+) -> Batch:
+    if not 1 <= overlap <= MAX_OVERLAP:
+        raise InvalidBatch({"overlap": [f"Overlap must be between 1 and {MAX_OVERLAP}."]})
+    if not 0 <= reward_msat <= MAX_REWARD_MSAT:
+        raise InvalidBatch({"reward_msat": ["Reward must be between 0 and 1 BTC in msat."]})
+    batch = Batch.objects.create(
+        requester=requester,
+        name=name,
+        task_type=task_type,
+        instructions=instructions,
+        reward_msat=reward_msat,
+        overlap=overlap,
+        items_count=len(items),
+    )
+    created = Item.objects.bulk_create(
+        Item(batch=batch, position=i, prompt=spec.prompt, gold=spec.gold, slots_left=overlap)
+        for i, spec in enumerate(items)
+    )
+    Response.objects.bulk_create(
+        Response(item=item, key=key, text=text, position=p)
+        for item, spec in zip(created, items, strict=True)
+        for p, (key, text) in enumerate(spec.responses)
+    )
+    signals.batch_created.send(sender=Batch, batch=batch)
+    return batch
+
+
+# --- assignments ---------------------------------------------------------------------
+
+
+def _claim_item(*, worker: Worker) -> Item | None:
+    """Takes one slot of the first item this worker may rate, or returns None."""
+    seen = Assignment.objects.filter(worker=worker).values("item_id")
+    candidates = (
+        Item.objects.filter(batch__status=Batch.Status.OPEN, slots_left__gt=0, blocked=False)
+        .exclude(id__in=seen)
+        .select_related("batch")
+        .order_by("batch_id", "id")
+        .select_for_update(skip_locked=True, of=("self",))
+    )
+    for item in candidates[:3]:
+        # Locked on PostgreSQL, so this always succeeds there; elsewhere it is the guard.
+        if Item.objects.filter(id=item.id, slots_left__gt=0).update(slots_left=F("slots_left") - 1):
+            return item
+    return None
+
+
+def next_assignment_for(*, worker: Worker) -> Assignment | None:
+    """The worker's open assignment, else a new one on an item they have not seen."""
+    now = timezone.now()
+    current = selectors.open_assignment_for(worker=worker)
+    if current is not None:
+        if current.expires_at > now:
+            return current
+        _expire(assignment=current)
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                item = _claim_item(worker=worker)
+                if item is None:
+                    if attempt == 0 and expire_assignments() > 0:
+                        continue  # expired leases freed slots: look again
+                    return None
+                prefetch_related_objects([item], "responses")
+                keys = [response.key for response in item.responses.all()]
+                return Assignment.objects.create(
+                    worker=worker,
+                    item=item,
+                    order=random.sample(keys, len(keys)),  # per-assignment order: position bias
+                    created_at=now,
+                    expires_at=now + timedelta(seconds=settings.ASSIGNMENT_LEASE_SECONDS),
+                )
+        except IntegrityError:
+            # A concurrent request of the same worker opened one first: hand out that one.
+            return selectors.open_assignment_for(worker=worker)
+    return None
+
+
+def _expire(*, assignment: Assignment) -> None:
+    with transaction.atomic():
+        if Assignment.objects.filter(id=assignment.id, status=Assignment.Status.OPEN).update(
+            status=Assignment.Status.EXPIRED
+        ):
+            Item.objects.filter(id=assignment.item_id).update(slots_left=F("slots_left") + 1)
+    assignment.status = Assignment.Status.EXPIRED
+
+
+def expire_assignments(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Frees the slots of open assignments whose lease has run out. Returns how many."""
+    now = now or timezone.now()
+    stale = Assignment.objects.filter(status=Assignment.Status.OPEN, expires_at__lte=now)
+    expired = 0
+    for assignment in stale.only("id", "item_id", "status")[:limit]:
+        _expire(assignment=assignment)
+        expired += 1
+    return expired
+
+
+def _open_assignment(*, worker: Worker, assignment_id: int) -> Assignment:
+    """The worker's assignment if it can still be answered; the right error otherwise."""
+    assignment = (
+        Assignment.objects.select_related("item__batch")
+        .filter(id=assignment_id, worker=worker)
+        .first()
+    )
+    if assignment is None:
+        raise NotFound("No such assignment.")
+    if assignment.status == Assignment.Status.SUBMITTED:
+        raise AlreadySubmitted()
+    if assignment.status == Assignment.Status.SKIPPED:
+        raise AssignmentClosed()
+    if assignment.status == Assignment.Status.EXPIRED or assignment.expires_at <= timezone.now():
+        _expire(assignment=assignment)
+        raise AssignmentExpired()
+    return assignment
+
+
+def _close(*, assignment: Assignment, status: str, now: datetime) -> None:
+    """Moves an open assignment to `status` exactly once; raises if another request won."""
+    closed = Assignment.objects.filter(
+        id=assignment.id, status=Assignment.Status.OPEN, expires_at__gt=now
+    ).update(status=status, finished_at=now)
+    if not closed:
+        assignment.refresh_from_db(fields=["status", "expires_at"])
+        raise AlreadySubmitted() if assignment.status == Assignment.Status.SUBMITTED else (
+            AssignmentClosed() if assignment.status == Assignment.Status.SKIPPED
+            else AssignmentExpired()
+        )
+
+
+def check_answer(
+    *, task_type: str, keys: list[str], ranking: Any, scores: Any
+) -> tuple[list[str] | None, dict[str, int] | None]:
+    """Validates an answer against the task; returns (ranking, scores) as stored."""
+    if task_type == TaskType.LIKERT:
+        if not isinstance(scores, dict):
+            raise InvalidAnswer({"scores": ["Give a score for every response."]})
+        if sorted(scores) != sorted(keys):
+            raise InvalidAnswer({"scores": ["Score every response of this task exactly once."]})
+        bad = [k for k, v in scores.items()
+               if not isinstance(v, int) or isinstance(v, bool) or v not in LIKERT_RANGE]
+        if bad:
+            raise InvalidAnswer({"scores": ["Scores are whole numbers from 1 to 7."]})
+        return None, {key: scores[key] for key in keys}
+    if not isinstance(ranking, list) or not all(isinstance(k, str) for k in ranking):
+        raise InvalidAnswer({"ranking": ["Give the response ids as a list, best first."]})
+    if len(ranking) != len(set(ranking)) or sorted(ranking) != sorted(keys):
+        raise InvalidAnswer({"ranking": ["List every response id of this task exactly once."]})
+    return list(ranking), None
+
+
+def submit_rating(
+    *,
+    worker: Worker,
+    assignment_id: int,
+    ranking: Any = None,
+    scores: Any = None,
+    rationale: str = "",
+) -> Rating:
+    assignment = _open_assignment(worker=worker, assignment_id=assignment_id)
+    batch = assignment.item.batch
+    ranking, scores = check_answer(
+        task_type=batch.task_type, keys=assignment.order, ranking=ranking, scores=scores
+    )
+    now = timezone.now()
+    with transaction.atomic():
+        _close(assignment=assignment, status=Assignment.Status.SUBMITTED, now=now)
+        rating = Rating.objects.create(
+            assignment=assignment,
+            worker=worker,
+            item_id=assignment.item_id,
+            batch=batch,
+            ranking=ranking,
+            scores=scores,
+            rationale=rationale,
+            status=Rating.Status.APPROVED,
+            reward_msat=batch.reward_msat,
+            shown_at=assignment.created_at,
+            created_at=now,
+        )
+        rating.item = assignment.item
+        signals.rating_approved.send(sender=Rating, rating=rating)
+    return rating
+
+
+def skip_assignment(*, worker: Worker, assignment_id: int) -> Assignment:
+    """Frees the slot for others; this worker is not offered the item again."""
+    assignment = _open_assignment(worker=worker, assignment_id=assignment_id)
+    with transaction.atomic():
+        _close(assignment=assignment, status=Assignment.Status.SKIPPED, now=timezone.now())
+        Item.objects.filter(id=assignment.item_id).update(slots_left=F("slots_left") + 1)
+    return assignment
+
+
+def report_assignment(*, worker: Worker, assignment_id: int, reason: str, note: str = "") -> Report:
+    """Flags the item for its requester and skips it; enough reports stop serving it."""
+    if reason not in Report.Reason.values:
+        raise InvalidAnswer({"reason": [f"One of: {', '.join(Report.Reason.values)}."]})
+    with transaction.atomic():
+        assignment = skip_assignment(worker=worker, assignment_id=assignment_id)
+        report = Report.objects.create(
+            assignment=assignment, item_id=assignment.item_id, worker=worker,
+            reason=reason, note=note[:5000],
+        )
+        reports = Report.objects.filter(item_id=assignment.item_id, resolved=False).count()
+        if reports >= settings.REPORTS_TO_BLOCK_ITEM:
+            Item.objects.filter(id=assignment.item_id).update(blocked=True)
+    return report
+
+
+# --- requesters ----------------------------------------------------------------------
+
+REQUESTER_PERMISSIONS = (
+    "add_batch", "change_batch", "view_batch", "view_item", "view_response",
+    "view_rating", "view_report", "change_report",
+)
+
+
+@transaction.atomic
+def create_requester(*, username: str, password: str | None = None, email: str = "") -> tuple[
+    Requester, str
+]:
+    """A requester with a staff (not superuser) login limited to its own batches."""
+    if not username or get_user_model().objects.filter(username=username).exists():
+        raise ValueError(f"The username {username!r} is empty or taken.")
+    user = get_user_model().objects.create_user(username=username, email=email, password=password)
+    if password is None:
+        user.set_unusable_password()
+    user.is_staff = True
+    user.save()
+    group, _ = Group.objects.get_or_create(name="Requesters")
+    group.permissions.set(Permission.objects.filter(
+        content_type__app_label="labeling", codename__in=REQUESTER_PERMISSIONS
+    ))
+    user.groups.add(group)
+    requester = Requester.objects.create(user=user)
+    return requester, Token.objects.create(user=user).key

@@ -1,0 +1,25 @@
+"""Worker task page: the first task is rendered with the page, the rest come by fetch."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from . import selectors, services
+from .balances import worker_balance_msat
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("work" if hasattr(request.user, "worker") else "login")
+
+
+@login_required
+def work_page(request: HttpRequest) -> HttpResponse:
+    worker = getattr(request.user, "worker", None)
+    if worker is None:
+        return redirect("login")
+    assignment = services.next_assignment_for(worker=worker)
+    task = selectors.task_payload(assignment=assignment) if assignment else None
+    return render(request, "labeling/work.html", {
+        "task": task,
+        "balance_msat": worker_balance_msat(worker),
+    })

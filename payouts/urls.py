@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("login/", views.login_page, name="login"),
+    path("login/demo-wallet/", views.demo_wallet_login, name="demo-wallet"),
+    path("logout/", views.logout_view, name="logout"),
+    path("earnings/", views.earnings_page, name="earnings"),
+]

@@ -1,0 +1,1 @@
+"""Preference export, training runs and the TRL pipeline (rewardmodel.pipeline)."""
