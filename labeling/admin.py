@@ -40,15 +40,26 @@ class OwnRowsMixin:
 class BatchUploadForm(forms.Form):
     name = forms.CharField(max_length=200)
     task_type = forms.ChoiceField(choices=TaskType.choices)
-    instructions = forms.CharField(widget=forms.Textarea, required=False,
-                                   help_text=_("Markdown, shown to workers."))
-    reward_msat = forms.IntegerField(min_value=0, max_value=services.MAX_REWARD_MSAT,
-                                     help_text=_("Paid per accepted rating, in millisatoshis."))
-    overlap = forms.IntegerField(min_value=1, max_value=services.MAX_OVERLAP, initial=3,
-                                 help_text=_("How many different workers rate each item."))
-    file = forms.FileField(help_text=_(
-        "JSONL: one {\"prompt\", \"responses\": [{\"id\", \"text\"}], \"gold\"?} per line; "
-        "or CSV with columns prompt,response_a,response_b."))
+    instructions = forms.CharField(
+        widget=forms.Textarea, required=False, help_text=_("Markdown, shown to workers.")
+    )
+    reward_msat = forms.IntegerField(
+        min_value=0,
+        max_value=services.MAX_REWARD_MSAT,
+        help_text=_("Paid per accepted rating, in millisatoshis."),
+    )
+    overlap = forms.IntegerField(
+        min_value=1,
+        max_value=services.MAX_OVERLAP,
+        initial=3,
+        help_text=_("How many different workers rate each item."),
+    )
+    file = forms.FileField(
+        help_text=_(
+            'JSONL: one {"prompt", "responses": [{"id", "text"}], "gold"?} per line; '
+            "or CSV with columns prompt,response_a,response_b."
+        )
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -57,11 +68,13 @@ class BatchUploadForm(forms.Form):
             return data
         if upload.size > settings.BATCH_UPLOAD_MAX_BYTES:
             raise forms.ValidationError(
-                _("The file is larger than %(limit)s bytes.") % {"limit": settings.BATCH_UPLOAD_MAX_BYTES}
+                _("The file is larger than %(limit)s bytes.")
+                % {"limit": settings.BATCH_UPLOAD_MAX_BYTES}
             )
         try:
-            raw = parse_batch_file(name=upload.name, content=upload.read(),
-                                   max_items=settings.BATCH_MAX_ITEMS)
+            raw = parse_batch_file(
+                name=upload.name, content=upload.read(), max_items=settings.BATCH_MAX_ITEMS
+            )
             data["items"] = services.validate_items(task_type=data["task_type"], items=raw)
         except DomainError as error:
             raise forms.ValidationError(error_text(error)) from error
@@ -76,17 +89,38 @@ def error_text(error: DomainError) -> str:
 @admin.register(Batch)
 class BatchAdmin(OwnRowsMixin, admin.ModelAdmin):
     requester_path = "requester"
-    list_display = ("name", "task_type", "status", "items_count", "overlap", "reward_msat",
-                    "progress", "export_links", "created_at")
+    list_display = (
+        "name",
+        "task_type",
+        "status",
+        "items_count",
+        "overlap",
+        "reward_msat",
+        "progress",
+        "export_links",
+        "created_at",
+    )
     list_filter = ("status", "task_type")
     search_fields = ("name",)
-    readonly_fields = ("requester", "task_type", "reward_msat", "overlap", "items_count",
-                       "created_at", "progress", "export_links")
+    readonly_fields = (
+        "requester",
+        "task_type",
+        "reward_msat",
+        "overlap",
+        "items_count",
+        "created_at",
+        "progress",
+        "export_links",
+    )
     fields = ("name", "status", "instructions", *readonly_fields)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).annotate(
-            ratings_done=Count("ratings", filter=~Q(ratings__status=Rating.Status.REJECTED))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                ratings_done=Count("ratings", filter=~Q(ratings__status=Rating.Status.REJECTED))
+            )
         )
 
     @admin.display(description=_("Progress"))
@@ -98,20 +132,27 @@ class BatchAdmin(OwnRowsMixin, admin.ModelAdmin):
         percent = min(100, round(100 * done / needed))
         return format_html(
             '<progress value="{}" max="{}" aria-label="{}%">{}%</progress> {} / {}',
-            done, needed, percent, percent, done, batch.ratings_needed,
+            done,
+            needed,
+            percent,
+            percent,
+            done,
+            batch.ratings_needed,
         )
 
     @admin.display(description=_("Export"))
     def export_links(self, batch: Batch) -> str:
         url = reverse("batch-export", args=[batch.id])
-        return format_html('<a href="{}?format=trl">TRL JSONL</a> · <a href="{}?format=raw">raw</a>',
-                           url, url)
+        return format_html(
+            '<a href="{}?format=trl">TRL JSONL</a> · <a href="{}?format=raw">raw</a>', url, url
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return hasattr(request.user, "requester") and super().has_add_permission(request)
 
-    def add_view(self, request: HttpRequest, form_url: str = "",
-                 extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         if not self.has_add_permission(request):
             return HttpResponseRedirect(reverse("admin:labeling_batch_changelist"))
         form = BatchUploadForm(request.POST or None, request.FILES or None)
@@ -119,15 +160,23 @@ class BatchAdmin(OwnRowsMixin, admin.ModelAdmin):
             data = form.cleaned_data
             try:
                 batch = services.create_batch(
-                    requester=request.user.requester, name=data["name"],
-                    task_type=data["task_type"], instructions=data["instructions"],
-                    reward_msat=data["reward_msat"], overlap=data["overlap"], items=data["items"],
+                    requester=request.user.requester,
+                    name=data["name"],
+                    task_type=data["task_type"],
+                    instructions=data["instructions"],
+                    reward_msat=data["reward_msat"],
+                    overlap=data["overlap"],
+                    items=data["items"],
                 )
             except DomainError as error:
                 form.add_error(None, error_text(error))
             else:
-                self.message_user(request, _("Batch “%(name)s” created with %(n)d items.") % {
-                    "name": batch.name, "n": batch.items_count}, messages.SUCCESS)
+                self.message_user(
+                    request,
+                    _("Batch “%(name)s” created with %(n)d items.")
+                    % {"name": batch.name, "n": batch.items_count},
+                    messages.SUCCESS,
+                )
                 return HttpResponseRedirect(reverse("admin:labeling_batch_changelist"))
         context = {
             **self.admin_site.each_context(request),
@@ -169,8 +218,20 @@ class ItemAdmin(OwnRowsMixin, admin.ModelAdmin):
 class RatingAdmin(OwnRowsMixin, admin.ModelAdmin):
     list_display = ("id", "batch", "item_id", "worker_id", "status", "reward_msat", "created_at")
     list_filter = ("status", "batch")
-    readonly_fields = ("assignment", "worker", "item", "batch", "ranking", "scores", "rationale",
-                       "status", "reward_msat", "reason", "shown_at", "created_at")
+    readonly_fields = (
+        "assignment",
+        "worker",
+        "item",
+        "batch",
+        "ranking",
+        "scores",
+        "rationale",
+        "status",
+        "reward_msat",
+        "reason",
+        "shown_at",
+        "created_at",
+    )
     list_select_related = ("batch",)
 
 

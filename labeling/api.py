@@ -180,7 +180,9 @@ class BatchCreateView(APIView):
             instructions=fields["instructions"],
             reward_msat=fields["reward_msat"],
             overlap=fields["overlap"],
-            items=services.validate_items(task_type=fields["task_type"], items=raw_items_from(fields)),
+            items=services.validate_items(
+                task_type=fields["task_type"], items=raw_items_from(fields)
+            ),
         )
         body = {
             "id": batch.id,

@@ -18,10 +18,7 @@ def parse_batch_file(*, name: str, content: bytes, max_items: int) -> list[dict[
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidBatch({"file": ["The file is not UTF-8 text."]}) from exc
-    if name.lower().endswith(".csv"):
-        items = _parse_csv(text)
-    else:
-        items = _parse_jsonl(text)
+    items = _parse_csv(text) if name.lower().endswith(".csv") else _parse_jsonl(text)
     if not items:
         raise InvalidBatch({"file": ["The file holds no items."]})
     if len(items) > max_items:
@@ -55,16 +52,23 @@ def _parse_csv(text: str) -> list[dict[str, Any]]:
         for row in reader:
             number = reader.line_num
             if any(row.get(c) in (None, "") for c in CSV_COLUMNS):
-                raise InvalidBatch({"file": [f"Line {number}: prompt, response_a and "
-                                             "response_b must all be filled."]})
-            items.append({
-                "prompt": row["prompt"],
-                "responses": [
-                    {"id": "a", "text": row["response_a"]},
-                    {"id": "b", "text": row["response_b"]},
-                ],
-                "_line": number,
-            })
+                raise InvalidBatch(
+                    {
+                        "file": [
+                            f"Line {number}: prompt, response_a and response_b must all be filled."
+                        ]
+                    }
+                )
+            items.append(
+                {
+                    "prompt": row["prompt"],
+                    "responses": [
+                        {"id": "a", "text": row["response_a"]},
+                        {"id": "b", "text": row["response_b"]},
+                    ],
+                    "_line": number,
+                }
+            )
     except csv.Error as exc:
         raise InvalidBatch({"file": [f"Line {reader.line_num}: {exc}."]}) from exc
     return items

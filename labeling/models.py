@@ -112,9 +112,7 @@ class Response(models.Model):
 
     class Meta:
         ordering = ["item_id", "position"]
-        constraints = [
-            models.UniqueConstraint(fields=["item", "key"], name="response_key_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["item", "key"], name="response_key_unique")]
 
     def __str__(self) -> str:
         return self.key
@@ -147,8 +145,9 @@ class Assignment(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["expires_at"], name="assignment_open_expiry",
-                         condition=Q(status="open")),
+            models.Index(
+                fields=["expires_at"], name="assignment_open_expiry", condition=Q(status="open")
+            ),
         ]
 
     def __str__(self) -> str:

@@ -147,7 +147,9 @@ def export_trl(*, batch: Batch) -> Iterator[dict[str, str]]:
 
 def export_raw(*, batch: Batch) -> Iterator[dict[str, Any]]:
     """Every approved rating, with who gave it and when."""
-    ratings = batch.ratings.filter(status=Rating.Status.APPROVED).select_related("item", "assignment")
+    ratings = batch.ratings.filter(status=Rating.Status.APPROVED).select_related(
+        "item", "assignment"
+    )
     for rating in ratings.order_by("id").iterator():
         yield {
             "rating_id": rating.id,
@@ -164,4 +166,3 @@ def export_raw(*, batch: Batch) -> Iterator[dict[str, Any]]:
             "shown_at": rating.shown_at.isoformat(),
             "answered_at": rating.created_at.isoformat(),
         }
-

@@ -50,8 +50,10 @@ def validate_items(*, task_type: str, items: list[Any]) -> list[ItemSpec]:
     low, high = RESPONSE_LIMITS[TaskType(task_type)]
     specs = []
     for index, raw in enumerate(items):
-        where = f"Line {raw['_line']}" if isinstance(raw, dict) and "_line" in raw else (
-            f"Item {index}"
+        where = (
+            f"Line {raw['_line']}"
+            if isinstance(raw, dict) and "_line" in raw
+            else (f"Item {index}")
         )
 
         def fail(message: str, where: str = where) -> InvalidBatch:
@@ -224,9 +226,14 @@ def _close(*, assignment: Assignment, status: str, now: datetime) -> None:
     ).update(status=status, finished_at=now)
     if not closed:
         assignment.refresh_from_db(fields=["status", "expires_at"])
-        raise AlreadySubmitted() if assignment.status == Assignment.Status.SUBMITTED else (
-            AssignmentClosed() if assignment.status == Assignment.Status.SKIPPED
-            else AssignmentExpired()
+        raise (
+            AlreadySubmitted()
+            if assignment.status == Assignment.Status.SUBMITTED
+            else (
+                AssignmentClosed()
+                if assignment.status == Assignment.Status.SKIPPED
+                else AssignmentExpired()
+            )
         )
 
 
@@ -239,8 +246,11 @@ def check_answer(
             raise InvalidAnswer({"scores": ["Give a score for every response."]})
         if sorted(scores) != sorted(keys):
             raise InvalidAnswer({"scores": ["Score every response of this task exactly once."]})
-        bad = [k for k, v in scores.items()
-               if not isinstance(v, int) or isinstance(v, bool) or v not in LIKERT_RANGE]
+        bad = [
+            k
+            for k, v in scores.items()
+            if not isinstance(v, int) or isinstance(v, bool) or v not in LIKERT_RANGE
+        ]
         if bad:
             raise InvalidAnswer({"scores": ["Scores are whole numbers from 1 to 7."]})
         return None, {key: scores[key] for key in keys}
@@ -301,8 +311,11 @@ def report_assignment(*, worker: Worker, assignment_id: int, reason: str, note: 
     with transaction.atomic():
         assignment = skip_assignment(worker=worker, assignment_id=assignment_id)
         report = Report.objects.create(
-            assignment=assignment, item_id=assignment.item_id, worker=worker,
-            reason=reason, note=note[:5000],
+            assignment=assignment,
+            item_id=assignment.item_id,
+            worker=worker,
+            reason=reason,
+            note=note[:5000],
         )
         reports = Report.objects.filter(item_id=assignment.item_id, resolved=False).count()
         if reports >= settings.REPORTS_TO_BLOCK_ITEM:
@@ -313,15 +326,21 @@ def report_assignment(*, worker: Worker, assignment_id: int, reason: str, note: 
 # --- requesters ----------------------------------------------------------------------
 
 REQUESTER_PERMISSIONS = (
-    "add_batch", "change_batch", "view_batch", "view_item", "view_response",
-    "view_rating", "view_report", "change_report",
+    "add_batch",
+    "change_batch",
+    "view_batch",
+    "view_item",
+    "view_response",
+    "view_rating",
+    "view_report",
+    "change_report",
 )
 
 
 @transaction.atomic
-def create_requester(*, username: str, password: str | None = None, email: str = "") -> tuple[
-    Requester, str
-]:
+def create_requester(
+    *, username: str, password: str | None = None, email: str = ""
+) -> tuple[Requester, str]:
     """A requester with a staff (not superuser) login limited to its own batches."""
     if not username or get_user_model().objects.filter(username=username).exists():
         raise ValueError(f"The username {username!r} is empty or taken.")
@@ -331,9 +350,11 @@ def create_requester(*, username: str, password: str | None = None, email: str =
     user.is_staff = True
     user.save()
     group, _ = Group.objects.get_or_create(name="Requesters")
-    group.permissions.set(Permission.objects.filter(
-        content_type__app_label="labeling", codename__in=REQUESTER_PERMISSIONS
-    ))
+    group.permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="labeling", codename__in=REQUESTER_PERMISSIONS
+        )
+    )
     user.groups.add(group)
     requester = Requester.objects.create(user=user)
     return requester, Token.objects.create(user=user).key

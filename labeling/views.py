@@ -19,7 +19,11 @@ def work_page(request: HttpRequest) -> HttpResponse:
         return redirect("login")
     assignment = services.next_assignment_for(worker=worker)
     task = selectors.task_payload(assignment=assignment) if assignment else None
-    return render(request, "labeling/work.html", {
-        "task": task,
-        "balance_msat": worker_balance_msat(worker),
-    })
+    return render(
+        request,
+        "labeling/work.html",
+        {
+            "task": task,
+            "balance_msat": worker_balance_msat(worker),
+        },
+    )

@@ -10,21 +10,36 @@ from .health import healthz
 api_v1 = [
     path("lightning/info/", payouts_api.LightningInfoView.as_view(), name="lightning-info"),
     path("auth/lnurl/", payouts_api.LnurlAuthCreateView.as_view(), name="lnurl-auth"),
-    path("auth/lnurl/callback/", payouts_api.LnurlAuthCallbackView.as_view(),
-         name="lnurl-auth-callback"),
+    path(
+        "auth/lnurl/callback/",
+        payouts_api.LnurlAuthCallbackView.as_view(),
+        name="lnurl-auth-callback",
+    ),
     path("auth/lnurl/<str:k1>/", payouts_api.LnurlAuthPollView.as_view(), name="lnurl-auth-poll"),
     path("me/", payouts_api.MeView.as_view(), name="me"),
     path("tasks/next/", labeling_api.NextTaskView.as_view(), name="task-next"),
-    path("assignments/<int:assignment_id>/submit/", labeling_api.SubmitView.as_view(),
-         name="assignment-submit"),
-    path("assignments/<int:assignment_id>/skip/", labeling_api.SkipView.as_view(),
-         name="assignment-skip"),
-    path("assignments/<int:assignment_id>/report/", labeling_api.ReportView.as_view(),
-         name="assignment-report"),
+    path(
+        "assignments/<int:assignment_id>/submit/",
+        labeling_api.SubmitView.as_view(),
+        name="assignment-submit",
+    ),
+    path(
+        "assignments/<int:assignment_id>/skip/",
+        labeling_api.SkipView.as_view(),
+        name="assignment-skip",
+    ),
+    path(
+        "assignments/<int:assignment_id>/report/",
+        labeling_api.ReportView.as_view(),
+        name="assignment-report",
+    ),
     path("batches/", labeling_api.BatchCreateView.as_view(), name="batch-create"),
     path("batches/<int:batch_id>/", labeling_api.BatchDetailView.as_view(), name="batch-detail"),
-    path("batches/<int:batch_id>/export/", labeling_api.BatchExportView.as_view(),
-         name="batch-export"),
+    path(
+        "batches/<int:batch_id>/export/",
+        labeling_api.BatchExportView.as_view(),
+        name="batch-export",
+    ),
 ]
 
 urlpatterns = [

@@ -30,15 +30,26 @@ class LnurlAuthCreateView(APIView):
 
     @extend_schema(
         request=None,
-        responses={201: inline_serializer("LnurlAuthOffer", {
-            "k1": serializers.CharField(), "lnurl": serializers.CharField(),
-            "url": serializers.URLField(), "expires_at": serializers.DateTimeField(),
-        })},
+        responses={
+            201: inline_serializer(
+                "LnurlAuthOffer",
+                {
+                    "k1": serializers.CharField(),
+                    "lnurl": serializers.CharField(),
+                    "url": serializers.URLField(),
+                    "expires_at": serializers.DateTimeField(),
+                },
+            )
+        },
     )
     def post(self, request: Request) -> Response:
         offer = lnurl_auth.create_challenge()
-        body = {"k1": offer.k1, "lnurl": offer.lnurl, "url": offer.url,
-                "expires_at": offer.expires_at}
+        body = {
+            "k1": offer.k1,
+            "lnurl": offer.lnurl,
+            "url": offer.url,
+            "expires_at": offer.expires_at,
+        }
         return Response(body, status=status.HTTP_201_CREATED)
 
 
@@ -77,8 +88,9 @@ class LnurlAuthPollView(APIView):
         if worker is None:
             return Response({"status": "pending"}, status=status.HTTP_202_ACCEPTED)
         if request.user != worker.user:
-            login(request._request, worker.user,
-                  backend="django.contrib.auth.backends.ModelBackend")
+            login(
+                request._request, worker.user, backend="django.contrib.auth.backends.ModelBackend"
+            )
         return Response(
             {"status": "ok", "token": lnurl_auth.token_for(worker), "worker_id": worker.id}
         )
@@ -87,8 +99,14 @@ class LnurlAuthPollView(APIView):
 class LightningInfoView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: inline_serializer("LightningInfo", {
-        "backend": serializers.CharField(), "network": serializers.CharField()})})
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "LightningInfo",
+                {"backend": serializers.CharField(), "network": serializers.CharField()},
+            )
+        }
+    )
     def get(self, request: Request) -> Response:
         info = get_backend().info()
         return Response({"backend": info.backend, "network": info.network})
@@ -97,16 +115,29 @@ class LightningInfoView(APIView):
 class MeView(APIView):
     permission_classes = [IsWorker]
 
-    @extend_schema(responses={200: inline_serializer("Me", {
-        "worker_id": serializers.IntegerField(), "linking_key": serializers.CharField(),
-        "balance_msat": serializers.IntegerField(), "pending_msat": serializers.IntegerField(),
-        "earned_msat": serializers.IntegerField(), "ratings_count": serializers.IntegerField()})})
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "Me",
+                {
+                    "worker_id": serializers.IntegerField(),
+                    "linking_key": serializers.CharField(),
+                    "balance_msat": serializers.IntegerField(),
+                    "pending_msat": serializers.IntegerField(),
+                    "earned_msat": serializers.IntegerField(),
+                    "ratings_count": serializers.IntegerField(),
+                },
+            )
+        }
+    )
     def get(self, request: Request) -> Response:
         worker = request.user.worker
         earnings = labeling_selectors.worker_earnings(worker=worker)
-        return Response({
-            "worker_id": worker.id,
-            "linking_key": worker.linking_key,
-            "balance_msat": worker_balance_msat(worker),
-            **earnings,
-        })
+        return Response(
+            {
+                "worker_id": worker.id,
+                "linking_key": worker.linking_key,
+                "balance_msat": worker_balance_msat(worker),
+                **earnings,
+            }
+        )

@@ -27,11 +27,15 @@ def login_page(request: HttpRequest) -> HttpResponse:
     if hasattr(request.user, "worker"):
         return redirect("work")
     offer = lnurl_auth.create_challenge()
-    return render(request, "payouts/login.html", {
-        "offer": offer,
-        "qr": qr_svg(offer.lnurl),
-        "demo_wallet": demo_wallet_enabled(),
-    })
+    return render(
+        request,
+        "payouts/login.html",
+        {
+            "offer": offer,
+            "qr": qr_svg(offer.lnurl),
+            "demo_wallet": demo_wallet_enabled(),
+        },
+    )
 
 
 @require_POST
@@ -44,7 +48,9 @@ def demo_wallet_login(request: HttpRequest) -> JsonResponse:
     try:
         sig, linking_key = wallet.sign_k1(key, k1)
     except ValueError:
-        return JsonResponse({"status": "ERROR", "reason": "k1 must be 32 bytes of hex."}, status=400)
+        return JsonResponse(
+            {"status": "ERROR", "reason": "k1 must be 32 bytes of hex."}, status=400
+        )
     try:
         lnurl_auth.verify_login(k1=k1, sig=sig, key=linking_key)
     except lnurl_auth.LoginRefused as refused:
@@ -63,11 +69,13 @@ def earnings_page(request: HttpRequest) -> HttpResponse:
     worker = getattr(request.user, "worker", None)
     if worker is None:
         return redirect("login")
-    ratings = (
-        Rating.objects.filter(worker=worker).select_related("batch").order_by("-id")[:100]
+    ratings = Rating.objects.filter(worker=worker).select_related("batch").order_by("-id")[:100]
+    return render(
+        request,
+        "payouts/earnings.html",
+        {
+            "balance_msat": worker_balance_msat(worker),
+            "earnings": worker_earnings(worker=worker),
+            "ratings": ratings,
+        },
     )
-    return render(request, "payouts/earnings.html", {
-        "balance_msat": worker_balance_msat(worker),
-        "earnings": worker_earnings(worker=worker),
-        "ratings": ratings,
-    })

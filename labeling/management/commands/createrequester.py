@@ -15,8 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("--password", help="Admin password (default: no password login).")
         parser.add_argument("--email", default="")
 
-    def handle(self, *args: Any, username: str, password: str | None, email: str,
-               **options: Any) -> None:
+    def handle(
+        self, *args: Any, username: str, password: str | None, email: str, **options: Any
+    ) -> None:
         try:
             requester, token = create_requester(username=username, password=password, email=email)
         except ValueError as exc:

@@ -18,7 +18,7 @@ from payouts import wallet
 
 def get_json(url: str) -> dict[str, Any]:
     try:
-        with urllib.request.urlopen(url, timeout=15) as response:  # noqa: S310 (our own site)
+        with urllib.request.urlopen(url, timeout=15) as response:
             return json.loads(response.read())
     except (urllib.error.URLError, json.JSONDecodeError) as exc:
         raise CommandError(f"{url}: {exc}") from exc
@@ -57,7 +57,7 @@ class Command(BaseCommand):
 def lnurl_decode(code: str) -> str:
     code = code.strip()
     if code.lower().startswith("lightning:"):
-        code = code[len("lightning:"):]
+        code = code[len("lightning:") :]
     try:
         return lnurl.url_decode(code)
     except Exception as exc:  # the library raises several kinds for a bad bech32 string
