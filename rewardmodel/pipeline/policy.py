@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import statistics
 from dataclasses import asdict, dataclass, field
@@ -141,6 +142,8 @@ def ppo_trainer(
     prompts: list[str],
     callbacks: list[Any],
 ) -> Trainer:
+    # PPO lives in trl.experimental in the pinned trl 1.12 (removed later); using it is deliberate.
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     from trl.experimental.ppo import PPOConfig, PPOTrainer
 
     # PPO reads pre-tokenized prompts, left-padded by the collator.

@@ -79,6 +79,10 @@ class ProgressCallback(TrainerCallback):
 
 def check_model(name: str) -> None:
     """Fail early and readably on a model path or name that cannot be loaded."""
+    # Anything that is not `org/name` is meant as a folder; don't send it to the hub.
+    looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1
+    if looks_local and not Path(name).expanduser().is_dir():
+        raise PipelineError(f"model folder {name} does not exist")
     try:
         AutoConfig.from_pretrained(name)
     except (OSError, ValueError) as error:
