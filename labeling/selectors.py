@@ -11,12 +11,12 @@ from .markdown import render_markdown
 from .models import Assignment, Batch, Item, Rating, Requester, Worker
 
 
-def open_assignment_for(*, worker: Worker) -> Assignment | None:
+def assignment_with_task(*, assignment_id: int) -> Assignment:
+    """An assignment with what its task page needs (item, batch, responses)."""
     return (
         Assignment.objects.select_related("item__batch")
         .prefetch_related("item__responses")
-        .filter(worker=worker, status=Assignment.Status.OPEN)
-        .first()
+        .get(id=assignment_id)
     )
 
 
@@ -110,12 +110,11 @@ def batch_agreement(*, batch: Batch) -> float | None:
     """
     agree = total = 0
     for ratings in _ratings_by_item(batch).values():
-        for first, second in combinations(ratings, 2):
-            a_votes, b_votes = _pair_votes([first]), _pair_votes([second])
-            for pair in set(a_votes) | {(b, a) for a, b in a_votes}:
-                if pair in a_votes or pair in b_votes:
-                    total += 1
-                    agree += pair in a_votes and pair in b_votes
+        winners = [{frozenset(pair): pair[0] for pair in _pair_votes([r])} for r in ratings]
+        for first, second in combinations(winners, 2):
+            for pair in first.keys() & second.keys():
+                total += 1
+                agree += first[pair] == second[pair]
     return round(agree / total, 4) if total else None
 
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
-from django.db.models import F, prefetch_related_objects
+from django.db.models import F, OuterRef, Subquery, prefetch_related_objects
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -149,34 +149,55 @@ def _claim_item(*, worker: Worker) -> Item | None:
     return None
 
 
+def _lock_worker(*, worker: Worker) -> int | None:
+    """Locks the worker's row and returns the id of its open assignment, if any.
+
+    One claim at a time per worker, so parallel requests from one phone neither
+    take two slots nor see a spurious "no task".
+    """
+    open_assignment = Assignment.objects.filter(
+        worker=OuterRef("pk"), status=Assignment.Status.OPEN
+    ).values("id")[:1]
+    return (
+        Worker.objects.select_for_update()
+        .filter(id=worker.id)
+        .annotate(open_id=Subquery(open_assignment))
+        .values_list("open_id", flat=True)
+        .get()
+    )
+
+
 def next_assignment_for(*, worker: Worker) -> Assignment | None:
     """The worker's open assignment, else a new one on an item they have not seen."""
-    now = timezone.now()
-    current = selectors.open_assignment_for(worker=worker)
-    if current is not None:
-        if current.expires_at > now:
-            return current
-        _expire(assignment=current)
-    for attempt in range(2):
+    expired_freed = False
+    for _ in range(3):
+        now = timezone.now()
         try:
             with transaction.atomic():
+                open_id = _lock_worker(worker=worker)
+                if open_id is not None:
+                    current = selectors.assignment_with_task(assignment_id=open_id)
+                    if current.expires_at > now:
+                        return current
+                    _expire(assignment=current)
                 item = _claim_item(worker=worker)
-                if item is None:
-                    if attempt == 0 and expire_assignments() > 0:
-                        continue  # expired leases freed slots: look again
-                    return None
-                prefetch_related_objects([item], "responses")
-                keys = [response.key for response in item.responses.all()]
-                return Assignment.objects.create(
-                    worker=worker,
-                    item=item,
-                    order=random.sample(keys, len(keys)),  # per-assignment order: position bias
-                    created_at=now,
-                    expires_at=now + timedelta(seconds=settings.ASSIGNMENT_LEASE_SECONDS),
-                )
+                if item is not None:
+                    prefetch_related_objects([item], "responses")
+                    keys = [response.key for response in item.responses.all()]
+                    return Assignment.objects.create(
+                        worker=worker,
+                        item=item,
+                        order=random.sample(keys, len(keys)),  # per assignment: position bias
+                        created_at=now,
+                        expires_at=now + timedelta(seconds=settings.ASSIGNMENT_LEASE_SECONDS),
+                    )
         except IntegrityError:
-            # A concurrent request of the same worker opened one first: hand out that one.
-            return selectors.open_assignment_for(worker=worker)
+            # A parallel request of this worker committed an assignment while this one
+            # waited for the lock (its snapshot could not see it): look again.
+            continue
+        if expired_freed or not expire_assignments():
+            return None  # nothing left, and no expired lease to free
+        expired_freed = True
     return None
 
 

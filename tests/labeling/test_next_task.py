@@ -30,8 +30,11 @@ def test_no_task_gives_204(db, worker_client):
 def test_filled_item_is_not_handed_out(make_batch, make_worker, django_assert_max_num_queries):
     from tests.conftest import client_for
 
-    make_batch("pairwise", items=[{"prompt": "p", "responses": [
-        {"id": "a", "text": "A"}, {"id": "b", "text": "B"}]}], overlap=1)
+    make_batch(
+        "pairwise",
+        items=[{"prompt": "p", "responses": [{"id": "a", "text": "A"}, {"id": "b", "text": "B"}]}],
+        overlap=1,
+    )
     first = client_for(make_worker().user)
     assert first.get(reverse("task-next")).status_code == 200
     second = client_for(make_worker().user)

@@ -1,0 +1,94 @@
+"""Many workers asking for tasks at once never over-fill an item (PostgreSQL row locks)."""
+
+import threading
+from collections import Counter
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from labeling.models import Assignment, Item, Rating
+from tests.conftest import client_for, needs_postgres
+
+THREADS = 32
+OVERLAP = 3
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_workers_never_overfill_or_repeat_items(make_batch, make_worker):
+    items = [
+        {"prompt": f"q{i}", "responses": [{"id": "a", "text": "A"}, {"id": "b", "text": "B"}]}
+        for i in range(40)
+    ]
+    make_batch("pairwise", items=items, overlap=OVERLAP)
+    clients = [client_for(make_worker().user) for _ in range(THREADS)]
+    barrier = threading.Barrier(THREADS)
+    errors: list[str] = []
+
+    def work(client) -> None:
+        try:
+            barrier.wait(timeout=30)
+            for _ in range(len(items)):  # bounded: a worker can rate each item at most once
+                response = client.get(reverse("task-next"))
+                if response.status_code == 204:
+                    return
+                if response.status_code != 200:
+                    errors.append(f"next {response.status_code}")
+                    return
+                task = response.json()
+                done = client.post(
+                    reverse("assignment-submit", args=[task["assignment_id"]]),
+                    {"ranking": ["a", "b"]},
+                    format="json",
+                )
+                if done.status_code != 201:
+                    errors.append(f"submit {done.status_code} {done.content[:200]!r}")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+    per_item = Counter(Rating.objects.values_list("item_id", flat=True))
+    assert max(per_item.values()) <= OVERLAP
+    assert sum(per_item.values()) == len(items) * OVERLAP  # and every slot got filled
+    pairs = Counter(Assignment.objects.values_list("worker_id", "item_id"))
+    assert max(pairs.values()) == 1
+    assert set(Item.objects.values_list("slots_left", flat=True)) == {0}
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_worker_asking_twice_at_once_gets_one_assignment(make_batch, worker):
+    make_batch("pairwise")
+    clients = [client_for(worker.user) for _ in range(8)]
+    barrier = threading.Barrier(len(clients))
+    seen: list[int | str] = []
+
+    def ask(client) -> None:
+        try:
+            barrier.wait(timeout=30)
+            response = client.get(reverse("task-next"))
+            seen.append(
+                response.json()["assignment_id"]
+                if response.status_code == 200
+                else f"status {response.status_code}"
+            )
+        except Exception as exc:  # noqa: BLE001 — reported by the assertion below
+            seen.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(seen) == len(clients)
+    assert len(set(seen)) == 1, seen
+    assert Assignment.objects.filter(worker=worker, status="open").count() == 1
