@@ -1,0 +1,231 @@
+"""Labeler loop throughput: N simulated workers doing GET next + POST submit.
+
+Starts the site under gunicorn on PostgreSQL (a scratch database), gives every
+simulated worker its own API token, runs the loop for a bounded time and prints
+ratings/s and p50/p99 latency of each call. A /healthz loop on the same server,
+in the same run, is the baseline: it shows what the server does with no work.
+
+    .venv/bin/python bench/ratings.py [--workers 10 100] [--seconds 20]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+DB_NAME = "bench_ratings"
+DATABASE_URL = ADMIN_URL.rsplit("/", 1)[0] + "/" + DB_NAME
+PORT = 8765
+REFERENCE_LOOPS_PER_S = 16.0  # the best-known open labeling tool on this loop, same machine
+
+
+def prepare(workers: int, items: int) -> list[str]:
+    """A fresh database with one funded batch and `workers` workers; returns their tokens."""
+    import psycopg
+
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+    os.environ.update(DATABASE_URL=DATABASE_URL, DJANGO_SETTINGS_MODULE="marketplace.settings",
+                      SECRET_KEY="bench", LOG_LEVEL="WARNING")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from coincurve import PrivateKey
+    from rest_framework.authtoken.models import Token
+
+    from labeling import services
+    from payouts.lnurl_auth import worker_for_key
+
+    requester, _ = services.create_requester(username="bench")
+    raw = [
+        {"prompt": f"Question {i}: which answer is better?",
+         "responses": [{"id": "a", "text": f"A good answer {i}"},
+                       {"id": "b", "text": f"A poor answer {i}"}]}
+        for i in range(items)
+    ]
+    fund = _funding()
+    if fund is not None:
+        fund(requester=requester, amount_msat=items * 3 * 1_000)
+    services.create_batch(
+        requester=requester, name="bench", task_type="pairwise", instructions="Pick one.",
+        reward_msat=1_000, overlap=3,
+        items=services.validate_items(task_type="pairwise", items=raw),
+    )
+    tokens = []
+    for _ in range(workers):
+        worker = worker_for_key(PrivateKey().public_key.format().hex())
+        tokens.append(Token.objects.create(user=worker.user).key)
+    from django.db import connections
+
+    connections.close_all()
+    return tokens
+
+
+def _funding():
+    """The payouts app's test/demo funding service, when it is installed."""
+    try:
+        from payouts.services import fund_requester
+    except ImportError:
+        return None
+    return fund_requester
+
+
+class Client:
+    """A minimal keep-alive HTTP/1.1 client: the load generator must cost little CPU."""
+
+    def __init__(self, token: str | None) -> None:
+        self.auth = f"Authorization: Token {token}\r\n" if token else ""
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", PORT)
+        head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{self.auth}"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+        self.writer.write(head.encode() + body)
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionError("server closed the connection")
+        status = int(status_line.split()[1])
+        length, close = 0, False
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+            elif name.lower() == "connection" and "close" in value.lower():
+                close = True
+        data = await self.reader.readexactly(length) if length else b""
+        if close:
+            self.writer.close()
+            self.writer = None
+        return status, data
+
+
+async def labeler(token: str, deadline: float, stats: dict[str, list[float]]) -> None:
+    client = Client(token)
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        try:
+            status, data = await client.request("GET", "/api/v1/tasks/next/")
+        except (OSError, ConnectionError, asyncio.IncompleteReadError):
+            stats["errors"].append(1)
+            client = Client(token)
+            continue
+        stats["next"].append(time.perf_counter() - start)
+        if status == 204:
+            stats["empty"].append(1)
+            await asyncio.sleep(0.05)
+            continue
+        if status != 200:
+            stats["errors"].append(status)
+            continue
+        task = json.loads(data)
+        answer = json.dumps({"ranking": [r["id"] for r in task["task"]["responses"]]}).encode()
+        start = time.perf_counter()
+        try:
+            status, _ = await client.request(
+                "POST", f"/api/v1/assignments/{task['assignment_id']}/submit/", answer)
+        except (OSError, ConnectionError, asyncio.IncompleteReadError):
+            stats["errors"].append(1)
+            client = Client(token)
+            continue
+        stats["submit"].append(time.perf_counter() - start)
+        if status != 201:
+            stats["errors"].append(status)
+
+
+async def pinger(deadline: float, stats: dict[str, list[float]]) -> None:
+    client = Client(None)
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        status, _ = await client.request("GET", "/healthz")
+        stats["healthz"].append(time.perf_counter() - start)
+        if status != 200:
+            stats["errors"].append(status)
+
+
+def run_load(coros_for, seconds: float) -> tuple[dict[str, list[float]], float]:
+    stats: dict[str, list[float]] = {k: [] for k in ("next", "submit", "healthz", "errors",
+                                                      "empty")}
+
+    async def main() -> float:
+        deadline = time.perf_counter() + seconds
+        start = time.perf_counter()
+        await asyncio.gather(*coros_for(deadline, stats))
+        return time.perf_counter() - start
+
+    return stats, asyncio.run(main())
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def start_server(processes: int, threads: int) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": DATABASE_URL, "SECRET_KEY": "bench",
+           "LOG_LEVEL": "WARNING", "DB_CONN_MAX_AGE": "600"}
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "marketplace.wsgi", "-b", f"127.0.0.1:{PORT}",
+         "-w", str(processes), "-k", "gthread", "--threads", str(threads),
+         "--keep-alive", "30", "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )
+    for _ in range(100):
+        try:
+            asyncio.run(Client(None).request("GET", "/healthz"))
+            return server
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, nargs="+", default=[10, 100])
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--processes", type=int, default=3, help="gunicorn processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per process")
+    args = parser.parse_args()
+    tokens = prepare(max(args.workers), items=20_000)
+    server = start_server(args.processes, args.threads)
+    try:
+        base, base_s = run_load(lambda d, s: [pinger(d, s) for _ in range(10)], 5)
+        base_rps = len(base["healthz"]) / base_s
+        print(f"baseline GET /healthz, 10 clients: {base_rps:.0f} req/s, "
+              f"p50 {pct(base['healthz'], .5):.1f} ms, p99 {pct(base['healthz'], .99):.1f} ms")
+        for n in args.workers:
+            stats, elapsed = run_load(
+                lambda d, s, n=n: [labeler(t, d, s) for t in tokens[:n]], args.seconds)
+            rate = len(stats["submit"]) / elapsed
+            print(
+                f"N={n:>3}: {rate:6.1f} ratings/s "
+                f"({rate / REFERENCE_LOOPS_PER_S:.1f}x the {REFERENCE_LOOPS_PER_S:.0f}/s reference; "
+                f"{2 * rate / base_rps:.2f} of the /healthz request rate) | "
+                f"next p50 {pct(stats['next'], .5):.1f} ms p99 {pct(stats['next'], .99):.1f} ms | "
+                f"submit p50 {pct(stats['submit'], .5):.1f} ms p99 {pct(stats['submit'], .99):.1f} ms"
+                f" | errors {len(stats['errors'])}, empty {len(stats['empty'])}"
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
