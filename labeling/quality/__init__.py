@@ -1,0 +1,1 @@
+"""Quality control: aggregation of answers, agreement, trust and review rules."""
