@@ -165,6 +165,23 @@ if LIGHTNING_BACKEND not in {"fake", "lnd", "cln", "lnbits"}:
     raise ImproperlyConfigured(f"Unknown LIGHTNING_BACKEND {LIGHTNING_BACKEND!r}")
 if LIGHTNING_NETWORK not in {"bitcoin", "testnet", "signet", "regtest"}:
     raise ImproperlyConfigured(f"Unknown LIGHTNING_NETWORK {LIGHTNING_NETWORK!r}")
+# Payouts (all msat / seconds). Routing fees are the platform's cost (see payouts/services.py).
+PAYOUT_WITHDRAWAL_TTL_SECONDS = int(os.environ.get("PAYOUT_WITHDRAWAL_TTL_SECONDS", "900"))
+PAYOUT_FEE_LIMIT_BASE_MSAT = int(os.environ.get("PAYOUT_FEE_LIMIT_BASE_MSAT", "10000"))
+PAYOUT_FEE_LIMIT_PPM = int(os.environ.get("PAYOUT_FEE_LIMIT_PPM", "10000"))
+PAYOUT_REQUEUE_AFTER_SECONDS = int(os.environ.get("PAYOUT_REQUEUE_AFTER_SECONDS", "60"))
+PAYOUT_RESEND_AFTER_SECONDS = int(os.environ.get("PAYOUT_RESEND_AFTER_SECONDS", "300"))
+PAYOUT_NODE_TIMEOUT_SECONDS = float(os.environ.get("PAYOUT_NODE_TIMEOUT_SECONDS", "30"))
+DEPOSIT_INVOICE_EXPIRY_SECONDS = int(os.environ.get("DEPOSIT_INVOICE_EXPIRY_SECONDS", "3600"))
+FAKE_NODE_FEE_PPM = int(os.environ.get("FAKE_NODE_FEE_PPM", "1000"))
+LND_REST_URL = os.environ.get("LND_REST_URL", "")
+LND_MACAROON_HEX = os.environ.get("LND_MACAROON_HEX", "")
+LND_TLS_CERT = os.environ.get("LND_TLS_CERT", "")
+CLN_REST_URL = os.environ.get("CLN_REST_URL", "")
+CLN_RUNE = os.environ.get("CLN_RUNE", "")
+CLN_TLS_CERT = os.environ.get("CLN_TLS_CERT", "")
+LNBITS_URL = os.environ.get("LNBITS_URL", "")
+LNBITS_ADMIN_KEY = os.environ.get("LNBITS_ADMIN_KEY", "")
 # Local file holding the key of the `manage.py wallet` command-line test wallet.
 WALLET_KEY_FILE = Path(os.environ.get("WALLET_KEY_FILE", BASE_DIR / ".wallet-key"))
 
@@ -182,6 +199,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE = {
     "labeling.expire_assignments": {"task": "labeling.expire_assignments", "schedule": 60.0},
+    "payouts.reconcile": {"task": "payouts.reconcile", "schedule": 30.0},
 }
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -17,6 +17,34 @@ api_v1 = [
     ),
     path("auth/lnurl/<str:k1>/", payouts_api.LnurlAuthPollView.as_view(), name="lnurl-auth-poll"),
     path("me/", payouts_api.MeView.as_view(), name="me"),
+    path("requester/", payouts_api.RequesterView.as_view(), name="requester"),
+    path("deposits/", payouts_api.DepositCreateView.as_view(), name="deposit-create"),
+    path(
+        "deposits/<int:deposit_id>/",
+        payouts_api.DepositDetailView.as_view(),
+        name="deposit-detail",
+    ),
+    path(
+        "deposits/<int:deposit_id>/simulate-payment/",
+        payouts_api.DepositSimulatePaymentView.as_view(),
+        name="deposit-simulate-payment",
+    ),
+    path("withdrawals/", payouts_api.WithdrawalCreateView.as_view(), name="withdrawal-create"),
+    path(
+        "withdrawals/<int:withdrawal_id>/",
+        payouts_api.WithdrawalDetailView.as_view(),
+        name="withdrawal-detail",
+    ),
+    path(
+        "lnurl/withdraw/callback/",
+        payouts_api.LnurlWithdrawCallbackView.as_view(),
+        name="lnurl-withdraw-callback",
+    ),
+    path(
+        "lnurl/withdraw/<str:k1>/",
+        payouts_api.LnurlWithdrawRequestView.as_view(),
+        name="lnurl-withdraw",
+    ),
     path("tasks/next/", labeling_api.NextTaskView.as_view(), name="task-next"),
     path(
         "assignments/<int:assignment_id>/submit/",

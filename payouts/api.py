@@ -1,7 +1,9 @@
-"""Worker login (LNURL-auth), node info and the worker's own account (see API.md)."""
+"""Payouts API (see API.md): worker login (LNURL-auth), node info, the worker's account,
+requester balances and deposits, and LNURL-withdraw."""
 
 from typing import Any
 
+import segno
 from django.contrib.auth import login
 from django.http import JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -13,10 +15,13 @@ from rest_framework.views import APIView
 
 from labeling import selectors as labeling_selectors
 from labeling.balances import worker_balance_msat
-from labeling.permissions import IsWorker
+from labeling.errors import NotFound
+from labeling.permissions import IsRequester, IsWorker
 
-from . import lnurl_auth
+from . import lnurl_auth, lnurl_withdraw, selectors, services
+from .errors import InvoiceRefused
 from .lightning import get_backend
+from .models import Deposit, Withdrawal
 
 
 def lnurl_error(reason: str) -> JsonResponse:
@@ -141,3 +146,190 @@ class MeView(APIView):
                 **earnings,
             }
         )
+
+
+# --- requester money: balances and deposits --------------------------------------------
+
+
+class RequesterView(APIView):
+    permission_classes = [IsRequester]
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "RequesterBalances",
+                {
+                    "balance_msat": serializers.IntegerField(),
+                    "reserved_msat": serializers.IntegerField(),
+                    "spent_msat": serializers.IntegerField(),
+                },
+            )
+        }
+    )
+    def get(self, request: Request) -> Response:
+        return Response(selectors.requester_balances(requester=request.user.requester))
+
+
+class AmountInSerializer(serializers.Serializer):
+    amount_msat = serializers.IntegerField(min_value=1, max_value=services.MAX_AMOUNT_MSAT)
+
+
+class OptionalAmountInSerializer(serializers.Serializer):
+    amount_msat = serializers.IntegerField(
+        min_value=1, max_value=services.MAX_AMOUNT_MSAT, required=False
+    )
+
+    def to_internal_value(self, data: Any) -> Any:
+        # "1.5" and 1.5 are not whole msat; DRF would silently accept "1" and 1.0.
+        value = data.get("amount_msat") if hasattr(data, "get") else None
+        if value is not None and (isinstance(value, bool | float) or not _is_integer(value)):
+            raise serializers.ValidationError({"amount_msat": ["A whole number of msat."]})
+        return super().to_internal_value(data)
+
+
+def _is_integer(value: Any) -> bool:
+    if isinstance(value, int):
+        return True
+    return isinstance(value, str) and value.strip().lstrip("-").isdigit()
+
+
+class DepositOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    amount_msat = serializers.IntegerField()
+    bolt11 = serializers.CharField()
+    payment_hash = serializers.CharField()
+    status = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    paid_at = serializers.DateTimeField(allow_null=True)
+
+
+def _own_deposit(request: Request, deposit_id: int) -> Deposit:
+    deposit = Deposit.objects.filter(id=deposit_id, requester=request.user.requester).first()
+    if deposit is None:
+        raise NotFound("No such deposit.")
+    return deposit
+
+
+class DepositCreateView(APIView):
+    permission_classes = [IsRequester]
+
+    @extend_schema(request=AmountInSerializer, responses={201: DepositOutSerializer})
+    def post(self, request: Request) -> Response:
+        data = AmountInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        deposit = services.create_deposit(
+            requester=request.user.requester, amount_msat=data.validated_data["amount_msat"]
+        )
+        return Response(DepositOutSerializer(deposit).data, status=status.HTTP_201_CREATED)
+
+
+class DepositDetailView(APIView):
+    permission_classes = [IsRequester]
+
+    @extend_schema(responses={200: DepositOutSerializer})
+    def get(self, request: Request, deposit_id: int) -> Response:
+        deposit = services.refresh_deposit(deposit=_own_deposit(request, deposit_id))
+        return Response(DepositOutSerializer(deposit).data)
+
+
+class DepositSimulatePaymentView(APIView):
+    permission_classes = [IsRequester]
+
+    @extend_schema(request=None, responses={200: DepositOutSerializer})
+    def post(self, request: Request, deposit_id: int) -> Response:
+        deposit = services.simulate_deposit_payment(deposit=_own_deposit(request, deposit_id))
+        return Response(DepositOutSerializer(deposit).data)
+
+
+# --- worker withdrawals (LNURL-withdraw, LUD-03) ---------------------------------------
+
+
+class WithdrawalOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    amount_msat = serializers.IntegerField()
+    fee_msat = serializers.IntegerField()
+    payment_hash = serializers.CharField(allow_null=True)
+    preimage = serializers.CharField(allow_blank=True)
+    expires_at = serializers.DateTimeField()
+
+
+class WithdrawalCreatedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    lnurl = serializers.CharField()
+    lightning_uri = serializers.CharField()
+    lnurlw_uri = serializers.CharField()
+    amount_msat = serializers.IntegerField()
+    status = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    qr_svg = serializers.CharField()
+
+
+def withdrawal_created_body(withdrawal: Withdrawal) -> dict[str, Any]:
+    links = lnurl_withdraw.links(withdrawal)
+    return {
+        "id": withdrawal.id,
+        **links,
+        "amount_msat": withdrawal.amount_msat,
+        "status": withdrawal.status,
+        "expires_at": withdrawal.expires_at,
+        "qr_svg": segno.make(links["lnurl"], error="m").svg_inline(scale=5, border=2),
+    }
+
+
+class WithdrawalCreateView(APIView):
+    permission_classes = [IsWorker]
+
+    @extend_schema(request=OptionalAmountInSerializer, responses={201: WithdrawalCreatedSerializer})
+    def post(self, request: Request) -> Response:
+        data = OptionalAmountInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        withdrawal = services.create_withdrawal(
+            worker=request.user.worker, amount_msat=data.validated_data.get("amount_msat")
+        )
+        return Response(withdrawal_created_body(withdrawal), status=status.HTTP_201_CREATED)
+
+
+class WithdrawalDetailView(APIView):
+    permission_classes = [IsWorker]
+
+    @extend_schema(responses={200: WithdrawalOutSerializer})
+    def get(self, request: Request, withdrawal_id: int) -> Response:
+        withdrawal = Withdrawal.objects.filter(id=withdrawal_id, worker=request.user.worker).first()
+        if withdrawal is None:
+            raise NotFound("No such withdrawal.")
+        return Response(WithdrawalOutSerializer(withdrawal).data)
+
+
+class LnurlWithdrawRequestView(APIView):
+    """What the wallet reads after decoding the LNURL: a withdrawRequest."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[Any] = []
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, k1: str) -> JsonResponse:
+        try:
+            withdrawal = services.open_withdrawal(k1=k1)
+        except InvoiceRefused as refused:
+            return lnurl_error(str(refused))
+        return JsonResponse(lnurl_withdraw.withdraw_request(withdrawal))
+
+
+class LnurlWithdrawCallbackView(APIView):
+    """The wallet sends its invoice: `?k1=…&pr=…`."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[Any] = []
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> JsonResponse:
+        k1 = request.query_params.get("k1", "")
+        pr = request.query_params.get("pr", "")
+        if not k1 or not pr:
+            return lnurl_error("Missing parameter(s): k1 and pr are required.")
+        try:
+            services.accept_withdrawal_invoice(k1=k1, pr=pr)
+        except InvoiceRefused as refused:
+            return lnurl_error(str(refused))
+        return JsonResponse({"status": "OK"})

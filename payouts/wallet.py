@@ -3,6 +3,8 @@
 Used by `manage.py wallet` and by the demo-wallet button (DEBUG with the fake node).
 """
 
+import hashlib
+import secrets
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -29,3 +31,32 @@ def k1_of(url: str) -> str:
     if not values:
         raise ValueError("The URL carries no k1.")
     return values[0]
+
+
+def make_invoice(
+    key: PrivateKey,
+    *,
+    amount_msat: int | None,
+    network: str,
+    description: str | None = "withdrawal",
+    description_hash: str | None = None,
+    expiry_seconds: int = 600,
+    timestamp: int | None = None,
+) -> tuple[str, str]:
+    """A BOLT11 invoice this wallet would hand out: (bolt11, preimage hex)."""
+    from .lightning.fake import sign_invoice
+
+    preimage = secrets.token_hex(32)
+    return (
+        sign_invoice(
+            private_key=key.secret.hex(),
+            network=network,
+            amount_msat=amount_msat,
+            payment_hash=hashlib.sha256(bytes.fromhex(preimage)).hexdigest(),
+            description=description,
+            description_hash=description_hash,
+            expiry_seconds=expiry_seconds,
+            timestamp=timestamp,
+        ),
+        preimage,
+    )

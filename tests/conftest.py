@@ -11,6 +11,8 @@ from rest_framework.test import APIClient
 
 from labeling import services
 from labeling.models import Batch, Requester, Worker
+from payouts import ledger
+from payouts import services as payouts_services
 from payouts.lnurl_auth import worker_for_key
 
 PAIRWISE_ITEMS = [
@@ -46,6 +48,30 @@ needs_postgres = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(autouse=True)
+def ledger_stays_balanced(request: pytest.FixtureRequest) -> Any:
+    """After every database test, the ledger's invariants hold (entries sum to zero,
+    cached balances equal their entries, no overdraft, holds match open withdrawals)."""
+    uses_db = "_django_db_helper" in request.fixturenames or request.node.get_closest_marker(
+        "django_db"
+    )
+    if not uses_db:
+        yield
+        return
+    # Set the database up before this fixture, so that the check runs before its teardown.
+    request.getfixturevalue("_django_db_helper")
+    yield
+    assert ledger.problems() == []
+
+
+@pytest.fixture
+def fund_requester() -> Callable[..., Any]:
+    def fund(requester: Requester, amount_msat: int) -> Any:
+        return payouts_services.fund_requester(requester=requester, amount_msat=amount_msat)
+
+    return fund
+
+
 @pytest.fixture
 def make_requester(db: Any) -> Callable[..., Requester]:
     counter = iter(range(1, 10_000))
@@ -57,9 +83,15 @@ def make_requester(db: Any) -> Callable[..., Requester]:
     return make
 
 
+REQUESTER_FUNDS_MSAT = 10_000_000_000  # 0.1 BTC: enough for any batch a test posts by API
+
+
 @pytest.fixture
 def requester(make_requester: Callable[..., Requester]) -> Requester:
-    return make_requester("acme")
+    """A funded requester (batches reserve their cost); make_requester() gives unfunded ones."""
+    acme = make_requester("acme")
+    payouts_services.fund_requester(requester=acme, amount_msat=REQUESTER_FUNDS_MSAT)
+    return acme
 
 
 @pytest.fixture
@@ -80,10 +112,22 @@ def worker(make_worker: Callable[..., Worker]) -> Worker:
 
 @pytest.fixture
 def make_batch(requester: Requester) -> Callable[..., Batch]:
-    def make(task_type: str = "pairwise", *, items: list[dict] | None = None,
-             overlap: int = 1, reward_msat: int = 5_000, owner: Requester | None = None,
-             instructions: str = "Pick the **better** answer.") -> Batch:
+    def make(
+        task_type: str = "pairwise",
+        *,
+        items: list[dict] | None = None,
+        overlap: int = 1,
+        reward_msat: int = 5_000,
+        owner: Requester | None = None,
+        instructions: str = "Pick the **better** answer.",
+    ) -> Batch:
         raw = items if items is not None else ITEMS[task_type]
+        # Batches reserve their cost: fund the owner first, through a real (fake-node) deposit.
+        cost_msat = reward_msat * overlap * len(raw)
+        if cost_msat >= 1_000:
+            payouts_services.fund_requester(requester=owner or requester, amount_msat=cost_msat)
+        elif cost_msat:
+            payouts_services.fund_requester(requester=owner or requester, amount_msat=1_000)
         return services.create_batch(
             requester=owner or requester,
             name=f"{task_type} batch",

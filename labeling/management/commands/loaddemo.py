@@ -8,7 +8,9 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from labeling import services
 from labeling.models import Requester
+from payouts import services as payouts_services
 
+REWARD_MSAT = 10_000
 DEMO_FILE = Path(__file__).resolve().parents[2] / "demo" / "pairwise.jsonl"
 
 
@@ -31,13 +33,17 @@ class Command(BaseCommand):
             ("Rank the answers", "ranking", items[:6], 2),
             ("Score each answer", "likert", items[6:12], 2),
         ]
+        # Batches reserve their cost: fund the requester with a deposit paid on the fake node.
+        cost_msat = sum(REWARD_MSAT * overlap * len(b_items) for _, _, b_items, overlap in batches)
+        deposit = payouts_services.fund_requester(requester=requester, amount_msat=2 * cost_msat)
+        self.stdout.write(f"Deposit {deposit.id}: {deposit.amount_msat} msat ({deposit.status})")
         for name, task_type, batch_items, overlap in batches:
             batch = services.create_batch(
                 requester=requester,
                 name=name,
                 task_type=task_type,
                 instructions=INSTRUCTIONS[task_type],
-                reward_msat=10_000,
+                reward_msat=REWARD_MSAT,
                 overlap=overlap,
                 items=services.validate_items(task_type=task_type, items=batch_items),
             )

@@ -1,0 +1,221 @@
+"""The double-entry ledger: `transfer()` is the one function that moves money.
+
+A transfer is a set of entries summing to zero. The accounts' cached balances change in
+the same transaction through conditional UPDATEs (debits refuse to overdraw), applied in
+account-key order so that two transfers never lock the same rows in opposite orders.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
+
+from labeling.errors import InsufficientBalance
+
+from .models import Account, Entry, Transfer
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    """Names an account without reading it; `fields` are used only to create it."""
+
+    key: str
+    kind: str
+    fields: tuple[tuple[str, int], ...] = ()
+    allow_negative: bool = False
+
+
+def requester_available(requester_id: int) -> AccountRef:
+    return AccountRef(
+        f"requester:{requester_id}:available",
+        Account.Kind.REQUESTER_AVAILABLE,
+        (("requester_id", requester_id),),
+    )
+
+
+def batch_reserved(batch_id: int) -> AccountRef:
+    return AccountRef(
+        f"batch:{batch_id}:reserved", Account.Kind.BATCH_RESERVED, (("batch_id", batch_id),)
+    )
+
+
+def worker_pending(worker_id: int) -> AccountRef:
+    return AccountRef(
+        f"worker:{worker_id}:pending", Account.Kind.WORKER_PENDING, (("worker_id", worker_id),)
+    )
+
+
+def worker_available(worker_id: int) -> AccountRef:
+    return AccountRef(
+        f"worker:{worker_id}:available",
+        Account.Kind.WORKER_AVAILABLE,
+        (("worker_id", worker_id),),
+    )
+
+
+def worker_held(worker_id: int) -> AccountRef:
+    return AccountRef(
+        f"worker:{worker_id}:held", Account.Kind.WORKER_HELD, (("worker_id", worker_id),)
+    )
+
+
+LIGHTNING_IN = AccountRef("system:lightning_in", Account.Kind.LIGHTNING_IN, allow_negative=True)
+LIGHTNING_OUT = AccountRef("system:lightning_out", Account.Kind.LIGHTNING_OUT, allow_negative=True)
+FEES = AccountRef("system:fees", Account.Kind.FEES, allow_negative=True)
+
+
+def _ensure(account: AccountRef) -> None:
+    Account.objects.get_or_create(
+        key=account.key,
+        defaults={
+            "kind": account.kind,
+            "allow_negative": account.allow_negative,
+            **dict(account.fields),
+        },
+    )
+
+
+def open_accounts(*accounts: AccountRef) -> None:
+    Account.objects.bulk_create(
+        [
+            Account(key=a.key, kind=a.kind, allow_negative=a.allow_negative, **dict(a.fields))
+            for a in accounts
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _apply(account: AccountRef, amount_msat: int) -> None:
+    rows = Account.objects.filter(key=account.key)
+    if amount_msat < 0 and not account.allow_negative:
+        # The overdraft check is part of the UPDATE: decided by the database, not by Python.
+        if not rows.filter(balance_msat__gte=-amount_msat).update(
+            balance_msat=F("balance_msat") + amount_msat
+        ):
+            raise InsufficientBalance()
+        return
+    if not rows.update(balance_msat=F("balance_msat") + amount_msat):
+        _ensure(account)
+        rows.update(balance_msat=F("balance_msat") + amount_msat)
+
+
+def transfer(
+    *,
+    kind: str,
+    reference: str,
+    legs: Iterable[tuple[AccountRef, int]],
+    batch_id: int | None = None,
+) -> Transfer:
+    """Moves money between accounts; raises InsufficientBalance (nothing moved) if a debit
+    would overdraw. (kind, reference) is unique: the same event cannot move money twice."""
+    totals: dict[str, int] = {}
+    accounts: dict[str, AccountRef] = {}
+    for account, amount_msat in legs:
+        if not isinstance(amount_msat, int) or isinstance(amount_msat, bool):
+            raise TypeError("Amounts are integer msat.")
+        totals[account.key] = totals.get(account.key, 0) + amount_msat
+        accounts[account.key] = account
+    if sum(totals.values()) != 0:
+        raise ValueError(f"A transfer must sum to zero: {totals}")
+    totals = {key: amount for key, amount in totals.items() if amount}
+    if not totals:
+        raise ValueError("A transfer must move some money.")
+    if connection.in_atomic_block:
+        return _write(kind, reference, totals, accounts, batch_id)
+    with transaction.atomic():
+        return _write(kind, reference, totals, accounts, batch_id)
+
+
+def _write(
+    kind: str,
+    reference: str,
+    totals: dict[str, int],
+    accounts: dict[str, AccountRef],
+    batch_id: int | None,
+) -> Transfer:
+    # No savepoint of its own (it would cost two statements on every paid rating): a
+    # refused debit undoes the legs already applied, so the caller's transaction stays usable.
+    applied: list[str] = []
+    try:
+        for key in sorted(totals):
+            _apply(accounts[key], totals[key])
+            applied.append(key)
+    except InsufficientBalance:
+        for key in applied:
+            Account.objects.filter(key=key).update(balance_msat=F("balance_msat") - totals[key])
+        raise
+    moved = Transfer.objects.create(
+        kind=kind,
+        reference=reference,
+        amount_msat=sum(amount for amount in totals.values() if amount > 0),
+        batch_id=batch_id,
+        created_at=timezone.now(),
+    )
+    Entry.objects.bulk_create(
+        Entry(transfer=moved, account_id=key, amount_msat=amount)
+        for key, amount in sorted(totals.items())
+    )
+    return moved
+
+
+def balance_msat(account: AccountRef) -> int:
+    value = Account.objects.filter(key=account.key).values_list("balance_msat", flat=True).first()
+    return value or 0
+
+
+# --- invariants (check_ledger, the test fixture) ---------------------------------------
+
+
+def problems() -> list[str]:
+    """Every breach of the ledger's invariants, as readable lines (empty when sound)."""
+    found = []
+    unbalanced = (
+        Entry.objects.values("transfer_id")
+        .annotate(total=Sum("amount_msat"), legs=Count("id"))
+        .filter(~Q(total=0) | Q(legs__lt=2))
+    )
+    for row in unbalanced[:20]:
+        found.append(
+            f"transfer {row['transfer_id']}: entries sum to {row['total']} over {row['legs']} legs"
+        )
+    empty = Transfer.objects.filter(entries__isnull=True).values_list("id", flat=True)[:20]
+    found.extend(f"transfer {transfer_id} has no entries" for transfer_id in empty)
+    drifted = Account.objects.annotate(entries_sum=Sum("entries__amount_msat", default=0)).exclude(
+        balance_msat=F("entries_sum")
+    )
+    for account in drifted[:20]:
+        found.append(
+            f"account {account.key}: cached balance {account.balance_msat} "
+            f"!= entries {account.entries_sum}"
+        )
+    overdrawn = Account.objects.filter(allow_negative=False, balance_msat__lt=0)
+    found.extend(f"account {a.key} is overdrawn: {a.balance_msat}" for a in overdrawn[:20])
+    total = Account.objects.aggregate(total=Sum("balance_msat", default=0))["total"]
+    if total != 0:
+        found.append(f"all balances sum to {total}, not 0")
+    found.extend(_withdrawal_problems())
+    return found
+
+
+def _withdrawal_problems() -> list[str]:
+    from .models import Withdrawal
+
+    held = dict(
+        Account.objects.filter(kind=Account.Kind.WORKER_HELD).values_list(
+            "worker_id", "balance_msat"
+        )
+    )
+    owed = dict(
+        Withdrawal.objects.filter(status__in=[Withdrawal.Status.OPEN, Withdrawal.Status.PAYING])
+        .values("worker_id")
+        .annotate(total=Sum("amount_msat"))
+        .values_list("worker_id", "total")
+    )
+    return [
+        f"worker {worker_id}: held {held.get(worker_id, 0)} != open withdrawals "
+        f"{owed.get(worker_id, 0)}"
+        for worker_id in set(held) | set(owed)
+        if held.get(worker_id, 0) != owed.get(worker_id, 0)
+    ]

@@ -1,0 +1,16 @@
+"""The periodic payouts job, by hand: finish paying withdrawals, expire stale ones,
+credit paid deposits."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from payouts import services
+
+
+class Command(BaseCommand):
+    help = "Reconcile paying withdrawals and unpaid deposits with the Lightning node."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        result = services.reconcile_payouts()
+        self.stdout.write(", ".join(f"{key}: {value}" for key, value in result.items()))

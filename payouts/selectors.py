@@ -1,0 +1,43 @@
+"""Reads of the payouts app: balances as the ledger sees them."""
+
+from django.db.models import Sum
+
+from labeling.models import Requester, Worker
+
+from . import ledger
+from .models import Account, Transfer
+
+
+def worker_available_msat(worker: Worker) -> int:
+    """What the worker can withdraw now: one query (the balance provider)."""
+    return ledger.balance_msat(ledger.worker_available(worker.id))
+
+
+def worker_balances(*, worker: Worker) -> dict[str, int]:
+    rows = dict(Account.objects.filter(worker=worker).values_list("kind", "balance_msat"))
+    return {
+        "available_msat": rows.get(Account.Kind.WORKER_AVAILABLE, 0),
+        "held_msat": rows.get(Account.Kind.WORKER_HELD, 0),
+        "pending_msat": rows.get(Account.Kind.WORKER_PENDING, 0),
+    }
+
+
+def requester_balances(*, requester: Requester) -> dict[str, int]:
+    reserved = Account.objects.filter(
+        kind=Account.Kind.BATCH_RESERVED, batch__requester=requester
+    ).aggregate(total=Sum("balance_msat", default=0))["total"]
+    moved = dict(
+        Transfer.objects.filter(
+            batch__requester=requester,
+            kind__in=[Transfer.Kind.PAY_RATING, Transfer.Kind.CLAWBACK_RATING],
+        )
+        .values("kind")
+        .annotate(total=Sum("amount_msat"))
+        .values_list("kind", "total")
+    )
+    return {
+        "balance_msat": ledger.balance_msat(ledger.requester_available(requester.id)),
+        "reserved_msat": reserved,
+        "spent_msat": moved.get(Transfer.Kind.PAY_RATING, 0)
+        - moved.get(Transfer.Kind.CLAWBACK_RATING, 0),
+    }

@@ -1,0 +1,48 @@
+"""Helpers for payouts tests: a worker with money, a wallet invoice, a withdrawal."""
+
+import secrets
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import lnurl
+from django.conf import settings
+from django.test import Client
+
+from labeling.models import Worker
+from payouts import ledger, services, wallet
+from payouts.models import Withdrawal
+
+
+def credit_worker(worker: Worker, amount_msat: int) -> None:
+    """Money on a worker's available balance, booked like an external deposit would be."""
+    ledger.transfer(
+        kind="deposit",
+        reference=f"test-credit:{worker.id}:{secrets.token_hex(8)}",
+        legs=[
+            (ledger.LIGHTNING_IN, -amount_msat),
+            (ledger.worker_available(worker.id), amount_msat),
+        ],
+    )
+
+
+def invoice(worker: Any, amount_msat: int | None, **kwargs: Any) -> str:
+    kwargs.setdefault("network", settings.LIGHTNING_NETWORK)
+    pr, _ = wallet.make_invoice(worker.private_key, amount_msat=amount_msat, **kwargs)
+    return pr
+
+
+def open_withdrawal(worker: Worker, amount_msat: int) -> Withdrawal:
+    return services.create_withdrawal(worker=worker, amount_msat=amount_msat)
+
+
+def callback(client: Client, k1: str, pr: str) -> dict[str, Any]:
+    response = client.get("/api/v1/lnurl/withdraw/callback/", {"k1": k1, "pr": pr})
+    assert response.status_code == 200
+    return response.json()
+
+
+def withdraw_request_of(client: Client, code: str) -> dict[str, Any]:
+    url = urlparse(lnurl.url_decode(code))
+    response = client.get(url.path, parse_qs(url.query))
+    assert response.status_code == 200
+    return response.json()
