@@ -15,8 +15,9 @@ from . import selectors, services
 from .balances import worker_balance_msat
 from .batch_files import parse_batch_file
 from .errors import DomainError, InvalidBatch, NotFound
-from .models import Batch, Report, TaskType
+from .models import Batch, Rating, Report, TaskType
 from .permissions import IsRequester, IsWorker
+from .quality import review
 
 
 class ResponseSerializer(serializers.Serializer):
@@ -121,10 +122,17 @@ class BatchInSerializer(serializers.Serializer):
     overlap = serializers.IntegerField(min_value=1, max_value=services.MAX_OVERLAP, default=1)
     items = serializers.JSONField(required=False)
     file = serializers.FileField(required=False)
+    quality = serializers.JSONField(
+        required=False,
+        help_text="review_mode (auto|manual|auto_after), auto_approve_trust, "
+        "review_after_hours, pause_below_trust, min_seconds.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("items" in attrs) == ("file" in attrs):
             raise serializers.ValidationError("Send either `items` (JSON) or a `file`.")
+        if not isinstance(attrs.get("quality", {}), dict):
+            raise serializers.ValidationError({"quality": ["Expected an object."]})
         return attrs
 
 
@@ -180,6 +188,7 @@ class BatchCreateView(APIView):
             instructions=fields["instructions"],
             reward_msat=fields["reward_msat"],
             overlap=fields["overlap"],
+            quality=fields.get("quality"),
             items=services.validate_items(
                 task_type=fields["task_type"], items=raw_items_from(fields)
             ),
@@ -212,16 +221,79 @@ class BatchExportView(APIView):
     permission_classes = [IsRequester]
 
     @extend_schema(
-        parameters=[OpenApiParameter("format", enum=["trl", "raw"], default="trl")],
+        parameters=[
+            OpenApiParameter("format", enum=["trl", "raw"], default="trl"),
+            OpenApiParameter(
+                "method",
+                enum=list(selectors.EXPORT_METHODS),
+                default="dawid_skene",
+                description="How votes are aggregated.",
+            ),
+            OpenApiParameter("details", bool, description="Add margin and agreement columns."),
+        ],
         responses={(200, "application/x-ndjson"): str},
     )
     def get(self, request: Request, batch_id: int) -> HttpResponse:
         batch = _own_batch(request, batch_id)
-        kind = request.query_params.get("format", "trl")
-        rows = {"trl": selectors.export_trl, "raw": selectors.export_raw}.get(kind)
-        if rows is None:
+        params = request.query_params
+        kind = params.get("format", "trl")
+        method = params.get("method", "dawid_skene")
+        if kind not in ("trl", "raw"):
             raise DomainError({"format": ["Use format=trl or format=raw."]})
-        lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in rows(batch=batch))
+        if method not in selectors.EXPORT_METHODS:
+            raise DomainError({"method": [f"One of: {', '.join(selectors.EXPORT_METHODS)}."]})
+        rows = (
+            selectors.export_raw(batch=batch)
+            if kind == "raw"
+            else selectors.export_trl(
+                batch=batch, method=method, details=params.get("details") in ("1", "true")
+            )
+        )
+        lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
         response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
         response["Content-Disposition"] = f'attachment; filename="batch-{batch.id}-{kind}.jsonl"'
         return response
+
+
+class ReviewInSerializer(serializers.Serializer):
+    rating_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000
+    )
+    decision = serializers.ChoiceField(choices=["approve", "reject"])
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class ReviewView(APIView):
+    """A requester approves or rejects ratings waiting for review (its own batches only)."""
+
+    permission_classes = [IsRequester]
+
+    @extend_schema(request=ReviewInSerializer, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        data = ReviewInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        count = review.review_ratings(
+            requester=request.user.requester,
+            rating_ids=fields["rating_ids"],
+            approve=fields["decision"] == "approve",
+            reason=fields["reason"],
+        )
+        return Response({"reviewed": count, "decision": fields["decision"]})
+
+
+class BatchRatingsView(APIView):
+    """The batch's ratings, newest first; `?status=pending_review` lists the review queue."""
+
+    permission_classes = [IsRequester]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", enum=list(Rating.Status.values))],
+        responses={200: dict},
+    )
+    def get(self, request: Request, batch_id: int) -> Response:
+        batch = _own_batch(request, batch_id)
+        wanted = request.query_params.get("status")
+        if wanted is not None and wanted not in Rating.Status.values:
+            raise DomainError({"status": [f"One of: {', '.join(Rating.Status.values)}."]})
+        return Response({"results": selectors.ratings_for_review(batch=batch, status=wanted)})

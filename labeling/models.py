@@ -32,9 +32,31 @@ class Worker(models.Model):
     )
     linking_key = models.CharField(max_length=66, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Evidence for the trust score. Kept on this row because authentication loads it
+    # anyway, so deciding a rating's approval costs no query.
+    gold_seen = models.PositiveIntegerField(default=0)
+    gold_correct = models.PositiveIntegerField(default=0)
+    peer_seen = models.PositiveIntegerField(default=0)
+    peer_agree = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"worker {self.pk} ({self.linking_key[:10]}…)"
+
+    @property
+    def evidence(self) -> int:
+        return self.gold_seen + self.peer_seen
+
+    @property
+    def trust(self) -> float:
+        """Share of checks passed, with a Beta prior so a new worker starts neutral."""
+        from .quality.trust import trust_score
+
+        return trust_score(
+            gold_seen=self.gold_seen,
+            gold_correct=self.gold_correct,
+            peer_seen=self.peer_seen,
+            peer_agree=self.peer_agree,
+        )
 
 
 class Batch(models.Model):
@@ -43,6 +65,11 @@ class Batch(models.Model):
         PAUSED = "paused", _("Paused")
         COMPLETED = "completed", _("Completed")
         CANCELLED = "cancelled", _("Cancelled")
+
+    class Review(models.TextChoices):
+        AUTO = "auto", _("Approve trusted workers' unflagged ratings at once")
+        MANUAL = "manual", _("Every rating waits for the requester")
+        AUTO_AFTER = "auto_after", _("Approve unflagged ratings after a delay")
 
     requester = models.ForeignKey(Requester, on_delete=models.PROTECT, related_name="batches")
     name = models.CharField(max_length=200)
@@ -53,6 +80,31 @@ class Batch(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     items_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Quality control
+    review_mode = models.CharField(max_length=16, choices=Review.choices, default=Review.AUTO)
+    auto_approve_trust = models.FloatField(
+        default=0.5,
+        help_text=_(
+            "In auto mode, ratings of workers at or above this trust are "
+            "approved at once (new workers start at 0.6)."
+        ),
+    )
+    review_after_hours = models.PositiveIntegerField(
+        default=72, help_text=_("In auto-after mode, unflagged ratings are approved after this.")
+    )
+    pause_below_trust = models.FloatField(
+        default=0.5,
+        help_text=_(
+            "Workers whose trust falls below this (after at least "
+            "five checks) are paused from the batch and their "
+            "waiting ratings rejected."
+        ),
+    )
+    min_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("Answers faster than this are flagged (default per task type)."),
+    )
 
     class Meta:
         verbose_name_plural = "batches"
@@ -172,9 +224,27 @@ class Rating(models.Model):
     reason = models.TextField(blank=True, help_text=_("Why it was rejected; the worker sees it."))
     shown_at = models.DateTimeField()
     created_at = models.DateTimeField()
+    flags = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("Quality flags: too_fast, straight_lining, accuracy_drop."),
+    )
+    gold_correct = models.BooleanField(
+        null=True, blank=True, help_text=_("On gold items: whether it matched the answer.")
+    )
+    position = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text=_("Where the chosen (best) answer was shown, from 0.")
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
-        indexes = [models.Index(fields=["batch", "status"], name="rating_batch_status")]
+        indexes = [
+            models.Index(fields=["batch", "status"], name="rating_batch_status"),
+            models.Index(fields=["worker", "status"], name="rating_worker_status"),
+        ]
 
     def __str__(self) -> str:
         return f"rating {self.pk}"
@@ -201,3 +271,36 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} report on item {self.item_id}"
+
+
+class TrustSnapshot(models.Model):
+    """A worker's trust after a change, for the trust-over-time chart."""
+
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="trust_history")
+    trust = models.FloatField()
+    gold_seen = models.PositiveIntegerField()
+    gold_correct = models.PositiveIntegerField()
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["worker_id", "at"]
+
+    def __str__(self) -> str:
+        return f"worker {self.worker_id}: {self.trust:.2f} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class BatchWorkerStats(models.Model):
+    """Per worker and batch: agreement with the aggregated answers, rewritten by aggregation."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="worker_stats")
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="batch_stats")
+    peer_seen = models.PositiveIntegerField(default=0)
+    peer_agree = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "worker"], name="batch_worker_stats_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"worker {self.worker_id} on batch {self.batch_id}"

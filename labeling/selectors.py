@@ -2,13 +2,13 @@
 
 from collections import defaultdict
 from collections.abc import Iterator
-from itertools import combinations
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 
 from .markdown import render_markdown
-from .models import Assignment, Batch, Item, Rating, Requester, Worker
+from .models import Assignment, Batch, Item, Rating, Requester, Response, TaskType, Worker
+from .quality.aggregation import Pair, Vote, aggregate, krippendorff_alpha, votes_from_answer
 
 
 def assignment_with_task(*, assignment_id: int) -> Assignment:
@@ -75,73 +75,89 @@ def batch_progress(*, batch: Batch) -> dict[str, Any]:
     }
 
 
-def _approved(batch: Batch) -> QuerySet[Rating]:
-    return batch.ratings.filter(status=Rating.Status.APPROVED, item__gold__isnull=True)
-
-
-def _pair_votes(ratings: list[Rating]) -> dict[tuple[str, str], int]:
-    """votes[(a, b)] = how many ratings put a above b (Likert ties give no vote)."""
-    votes: dict[tuple[str, str], int] = defaultdict(int)
-    for rating in ratings:
-        if rating.scores is not None:
-            for a, b in combinations(rating.scores, 2):
-                if rating.scores[a] != rating.scores[b]:
-                    winner, loser = (a, b) if rating.scores[a] > rating.scores[b] else (b, a)
-                    votes[(winner, loser)] += 1
-        else:
-            for i, a in enumerate(rating.ranking or []):
-                for b in (rating.ranking or [])[i + 1 :]:
-                    votes[(a, b)] += 1
-    return votes
-
-
-def _ratings_by_item(batch: Batch) -> dict[int, list[Rating]]:
-    by_item: dict[int, list[Rating]] = defaultdict(list)
-    for rating in _approved(batch).order_by("item_id", "id"):
-        by_item[rating.item_id].append(rating)
-    return by_item
+def _approved_votes(batch: Batch) -> tuple[list[Vote], dict[Pair, str]]:
+    """Votes of approved ratings (gold items included: they anchor worker accuracy)."""
+    ratings = batch.ratings.filter(status=Rating.Status.APPROVED).values_list(
+        "worker_id", "item_id", "ranking", "scores"
+    )
+    votes = [
+        vote
+        for worker_id, item_id, ranking, scores in ratings.order_by("id")
+        for vote in votes_from_answer(
+            worker=worker_id, item=item_id, ranking=ranking, scores=scores
+        )
+    ]
+    gold = {}
+    for item_id, order in batch.items.filter(gold__isnull=False).values_list("id", "gold"):
+        for vote in votes_from_answer(worker=0, item=item_id, ranking=order, scores=None):
+            gold[vote.pair] = vote.winner
+    return votes, gold
 
 
 def batch_agreement(*, batch: Batch) -> float | None:
-    """Share of rater pairs on the same item that order each response pair alike.
+    """Krippendorff's alpha over approved ratings of non-gold items.
 
-    None until some item has two ratings. The quality module replaces this with
-    Krippendorff's alpha.
+    Pairwise: which response won (nominal). Ranking: each response's rank, Likert: each
+    response's score (ordinal). None until some item has two ratings.
     """
-    agree = total = 0
-    for ratings in _ratings_by_item(batch).values():
-        winners = [{frozenset(pair): pair[0] for pair in _pair_votes([r])} for r in ratings]
-        for first, second in combinations(winners, 2):
-            for pair in first.keys() & second.keys():
-                total += 1
-                agree += first[pair] == second[pair]
-    return round(agree / total, 4) if total else None
+    units: dict[Any, list[Any]] = defaultdict(list)
+    ratings = batch.ratings.filter(
+        status=Rating.Status.APPROVED, item__gold__isnull=True
+    ).values_list("item_id", "ranking", "scores")
+    for item_id, ranking, scores in ratings:
+        if batch.task_type == TaskType.PAIRWISE:
+            units[item_id].append(ranking[0])
+        elif scores is not None:
+            for key, score in scores.items():
+                units[(item_id, key)].append(score)
+        else:
+            for rank, key in enumerate(ranking):
+                units[(item_id, key)].append(rank)
+    level = "nominal" if batch.task_type == TaskType.PAIRWISE else "ordinal"
+    alpha = krippendorff_alpha(units, level=level)
+    return None if alpha is None else round(alpha, 4)
 
 
-def export_trl(*, batch: Batch) -> Iterator[dict[str, str]]:
-    """Preference pairs aggregated over the item's ratings by majority; ties dropped.
+EXPORT_METHODS = ("dawid_skene", "majority", "bradley_terry")
 
-    A ranking of n responses gives its n·(n-1)/2 pairs. Gold items and anything not
-    approved are left out.
+
+def export_trl(
+    *, batch: Batch, method: str = "dawid_skene", details: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Preference pairs of the batch, aggregated over each item's approved ratings.
+
+    A ranking of n responses gives its n·(n-1)/2 pairs. `method` picks the aggregation
+    (Dawid-Skene by default, anchored on gold answers). Gold items are never exported.
+    With `details`, each pair carries `margin` (vote margin, 0..1, a column TRL's
+    RewardTrainer reads) and `agreement` (share of votes for the chosen answer).
     """
-    by_item = _ratings_by_item(batch)
-    items = Item.objects.in_bulk(list(by_item))
+    votes, gold = _approved_votes(batch)
+    winners = aggregate(votes, method=method, gold=gold)
+    tally: dict[Pair, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for vote in votes:
+        tally[vote.pair][vote.winner] += 1
+    gold_items = {pair[0] for pair in gold}
+    items = Item.objects.in_bulk({pair[0] for pair in winners} - gold_items)
     texts: dict[int, dict[str, str]] = defaultdict(dict)
-    for item_id, key, text in batch.items.values_list("id", "responses__key", "responses__text"):
+    for item_id, key, text in Response.objects.filter(item_id__in=items).values_list(
+        "item_id", "key", "text"
+    ):
         texts[item_id][key] = text
-    for item_id, ratings in by_item.items():
-        votes = _pair_votes(ratings)
-        seen: set[frozenset[str]] = set()
-        for (a, b), count in votes.items():
-            pair = frozenset((a, b))
-            if pair in seen or count <= votes.get((b, a), 0):
-                continue
-            seen.add(pair)
-            yield {
-                "prompt": items[item_id].prompt,
-                "chosen": texts[item_id][a],
-                "rejected": texts[item_id][b],
-            }
+    for pair in sorted(p for p in winners if p[0] in items):
+        item_id, a, b = pair
+        chosen = winners[pair]
+        rejected = b if chosen == a else a
+        row: dict[str, Any] = {
+            "prompt": items[item_id].prompt,
+            "chosen": texts[item_id][chosen],
+            "rejected": texts[item_id][rejected],
+        }
+        if details:
+            total = sum(tally[pair].values())
+            share = tally[pair][chosen] / total
+            row["margin"] = round(max(0.0, 2 * share - 1), 4)
+            row["agreement"] = round(share, 4)
+        yield row
 
 
 def export_raw(*, batch: Batch) -> Iterator[dict[str, Any]]:
@@ -165,3 +181,29 @@ def export_raw(*, batch: Batch) -> Iterator[dict[str, Any]]:
             "shown_at": rating.shown_at.isoformat(),
             "answered_at": rating.created_at.isoformat(),
         }
+
+
+def ratings_for_review(*, batch: Batch, status: str | None, limit: int = 500) -> list[dict]:
+    """What a reviewer needs per rating: the answer, flags, timing and the worker's trust."""
+    ratings = batch.ratings.select_related("worker", "item").order_by("-id")
+    if status is not None:
+        ratings = ratings.filter(status=status)
+    return [
+        {
+            "rating_id": r.id,
+            "item_id": r.item_id,
+            "prompt": r.item.prompt,
+            "worker_id": r.worker_id,
+            "worker_trust": round(r.worker.trust, 3),
+            "ranking": r.ranking,
+            "scores": r.scores,
+            "rationale": r.rationale,
+            "status": r.status,
+            "flags": r.flags,
+            "gold_correct": r.gold_correct,
+            "seconds": round(r.seconds_taken, 1),
+            "reason": r.reason,
+            "reward_msat": r.reward_msat,
+        }
+        for r in ratings[:limit]
+    ]

@@ -27,6 +27,7 @@ from .errors import (
     NotFound,
 )
 from .models import Assignment, Batch, Item, Rating, Report, Requester, Response, TaskType, Worker
+from .quality import review, trust
 
 RESPONSE_LIMITS = {TaskType.PAIRWISE: (2, 2), TaskType.RANKING: (2, 9), TaskType.LIKERT: (1, 9)}
 LIKERT_RANGE = range(1, 8)
@@ -102,7 +103,9 @@ def create_batch(
     reward_msat: int,
     overlap: int,
     items: list[ItemSpec],
+    quality: dict[str, Any] | None = None,
 ) -> Batch:
+    """Creates the batch and its items; `quality` sets the Batch's review fields."""
     if not 1 <= overlap <= MAX_OVERLAP:
         raise InvalidBatch({"overlap": [f"Overlap must be between 1 and {MAX_OVERLAP}."]})
     if not 0 <= reward_msat <= MAX_REWARD_MSAT:
@@ -115,7 +118,9 @@ def create_batch(
         reward_msat=reward_msat,
         overlap=overlap,
         items_count=len(items),
+        **review.clean_quality_options(quality or {}),
     )
+    items = spread_gold(items)
     created = Item.objects.bulk_create(
         Item(batch=batch, position=i, prompt=spec.prompt, gold=spec.gold, slots_left=overlap)
         for i, spec in enumerate(items)
@@ -129,16 +134,35 @@ def create_batch(
     return batch
 
 
+def spread_gold(items: list[ItemSpec]) -> list[ItemSpec]:
+    """Places gold items evenly among the others, so they are mixed into every stream.
+
+    Items are served in order, so a gold item every k-th place is met at the batch's
+    gold rate (the share of gold items), however the requester ordered the file.
+    """
+    gold = [spec for spec in items if spec.gold is not None]
+    plain = [spec for spec in items if spec.gold is None]
+    if not gold or not plain:
+        return items
+    step = len(items) / len(gold)
+    slots = {int(i * step + step / 2) for i in range(len(gold))}
+    gold_iter, plain_iter = iter(gold), iter(plain)
+    return [next(gold_iter) if i in slots else next(plain_iter) for i in range(len(items))]
+
+
 # --- assignments ---------------------------------------------------------------------
 
 
 def _claim_item(*, worker: Worker) -> Item | None:
     """Takes one slot of the first item this worker may rate, or returns None."""
     seen = Assignment.objects.filter(worker=worker).values("item_id")
+    candidates = Item.objects.filter(
+        batch__status=Batch.Status.OPEN, slots_left__gt=0, blocked=False
+    ).exclude(id__in=seen)
+    if worker.evidence >= trust.MIN_EVIDENCE_TO_PAUSE:
+        candidates = candidates.exclude(batch__pause_below_trust__gt=worker.trust)
     candidates = (
-        Item.objects.filter(batch__status=Batch.Status.OPEN, slots_left__gt=0, blocked=False)
-        .exclude(id__in=seen)
-        .select_related("batch")
+        candidates.select_related("batch")
         .order_by("batch_id", "id")
         .select_for_update(skip_locked=True, of=("self",))
     )
@@ -290,29 +314,54 @@ def submit_rating(
     scores: Any = None,
     rationale: str = "",
 ) -> Rating:
+    """Records the answer, checks it against gold, and approves or holds it for review."""
     assignment = _open_assignment(worker=worker, assignment_id=assignment_id)
-    batch = assignment.item.batch
+    item = assignment.item
+    batch = item.batch
     ranking, scores = check_answer(
         task_type=batch.task_type, keys=assignment.order, ranking=ranking, scores=scores
     )
     now = timezone.now()
+    best_first = ranking or sorted(assignment.order, key=lambda key: -scores[key])
+    gold_correct = trust.matches_gold(order=best_first, gold=item.gold) if item.gold else None
+    if gold_correct is not None:
+        worker.gold_seen += 1
+        worker.gold_correct += int(gold_correct)
+    flags = []
+    if (now - assignment.created_at).total_seconds() < (
+        batch.min_seconds if batch.min_seconds is not None else trust.MIN_SECONDS[batch.task_type]
+    ):
+        flags.append("too_fast")
+    status = review.status_for_new_rating(batch=batch, worker=worker, flags=flags)
     with transaction.atomic():
         _close(assignment=assignment, status=Assignment.Status.SUBMITTED, now=now)
         rating = Rating.objects.create(
             assignment=assignment,
             worker=worker,
-            item_id=assignment.item_id,
+            item=item,
             batch=batch,
             ranking=ranking,
             scores=scores,
             rationale=rationale,
-            status=Rating.Status.APPROVED,
+            status=status,
             reward_msat=batch.reward_msat,
             shown_at=assignment.created_at,
             created_at=now,
+            flags=flags,
+            gold_correct=gold_correct,
+            position=assignment.order.index(best_first[0]),
         )
-        rating.item = assignment.item
-        signals.rating_approved.send(sender=Rating, rating=rating)
+        if gold_correct is not None:
+            Worker.objects.filter(id=worker.id).update(
+                gold_seen=F("gold_seen") + 1, gold_correct=F("gold_correct") + int(gold_correct)
+            )
+            review.after_commit_review(worker_id=worker.id)
+        if status == Rating.Status.APPROVED:
+            signals.rating_approved.send(sender=Rating, rating=rating, held=False)
+        elif status == Rating.Status.PENDING_REVIEW:
+            signals.rating_held.send(sender=Rating, rating=rating)
+        else:  # a paused worker's late answer: the slot goes back to the crowd
+            Item.objects.filter(id=item.id).update(slots_left=F("slots_left") + 1)
     return rating
 
 

@@ -8,7 +8,11 @@ from django.dispatch import Signal
 
 # sender=Batch, batch=Batch: reserve its cost (raise InsufficientBalance to refuse it).
 batch_created = Signal()
-# sender=Rating, rating=Rating: the rating was accepted and its reward is owed to the worker.
+# sender=Rating, rating=Rating: held for review; its reward waits as the worker's pending money.
+rating_held = Signal()
+# sender=Rating, rating=Rating, held=bool: accepted; the reward is the worker's to withdraw
+# (from the batch's reservation, or from pending when the rating had been held).
 rating_approved = Signal()
-# sender=Rating, rating=Rating: a rejected rating; its reward goes back to the requester.
+# sender=Rating, rating=Rating, held=bool: rejected; a held reward goes back to the batch's
+# reservation (the item's slot reopens for another worker).
 rating_rejected = Signal()

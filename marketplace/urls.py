@@ -64,6 +64,12 @@ api_v1 = [
     path("batches/", labeling_api.BatchCreateView.as_view(), name="batch-create"),
     path("batches/<int:batch_id>/", labeling_api.BatchDetailView.as_view(), name="batch-detail"),
     path(
+        "batches/<int:batch_id>/ratings/",
+        labeling_api.BatchRatingsView.as_view(),
+        name="batch-ratings",
+    ),
+    path("ratings/review/", labeling_api.ReviewView.as_view(), name="ratings-review"),
+    path(
         "batches/<int:batch_id>/export/",
         labeling_api.BatchExportView.as_view(),
         name="batch-export",

@@ -120,6 +120,7 @@ def make_batch(requester: Requester) -> Callable[..., Batch]:
         reward_msat: int = 5_000,
         owner: Requester | None = None,
         instructions: str = "Pick the **better** answer.",
+        quality: dict | None = None,
     ) -> Batch:
         raw = items if items is not None else ITEMS[task_type]
         # Batches reserve their cost: fund the owner first, through a real (fake-node) deposit.
@@ -136,6 +137,8 @@ def make_batch(requester: Requester) -> Callable[..., Batch]:
             reward_msat=reward_msat,
             overlap=overlap,
             items=services.validate_items(task_type=task_type, items=raw),
+            # Test clients answer at once: no "too fast" flag unless a test asks for it.
+            quality={"min_seconds": 0} | (quality or {}),
         )
 
     return make

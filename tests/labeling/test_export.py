@@ -103,20 +103,36 @@ def test_unknown_export_format_is_400(make_batch, requester_client):
     assert response.status_code == 400
 
 
-def test_agreement_is_reported_once_items_have_two_ratings(
-    make_batch, make_worker, requester_client
-):
+def test_agreement_is_krippendorffs_alpha(make_batch, make_worker, requester_client):
     items = [
         {"prompt": f"q{i}", "responses": [{"id": "a", "text": "A"}, {"id": "b", "text": "B"}]}
-        for i in range(2)
+        for i in range(3)
     ]
     batch = make_batch("pairwise", items=items, overlap=2)
-    answers = iter([["a", "b"], ["a", "b"], ["a", "b"], ["b", "a"]])
+    url = reverse("batch-detail", args=[batch.id])
+    assert requester_client.get(url).json()["agreement"] is None
+    # items 0 and 1: both raters pick a; item 2: b, a
+    answers = iter([["a", "b"], ["a", "b"], ["b", "a"], ["a", "b"], ["a", "b"], ["a", "b"]])
     for worker in (make_worker(), make_worker()):
         for _ in items:
             rate(worker, lambda task: {"ranking": next(answers)})
-    progress = requester_client.get(reverse("batch-detail", args=[batch.id])).json()
-    assert progress["agreement"] == 0.5  # one item agreed, one split
+    # coincidences: a-a 4, a-b 2 of n=6 values; alpha = 1 - (2/6) / (2*5*1/(6*5)) = 0
+    assert requester_client.get(url).json()["agreement"] == 0.0
+    Rating.objects.filter(item__position=2).update(ranking=["a", "b"])
+    Rating.objects.filter(item__position=0).update(ranking=["b", "a"])
+    assert requester_client.get(url).json()["agreement"] == 1.0
+
+
+def test_details_add_margin_and_agreement(make_batch, make_worker, requester_client):
+    batch = make_batch("pairwise", items=[{"prompt": "q", "responses": [
+        {"id": "a", "text": "A"}, {"id": "b", "text": "B"}]}], overlap=4)
+    for answer in (["a", "b"], ["a", "b"], ["a", "b"], ["b", "a"]):
+        rate(make_worker(), lambda task, answer=answer: {"ranking": answer})
+    url = reverse("batch-export", args=[batch.id])
+    rows = lines(requester_client.get(url + "?details=1&method=majority"))
+    assert rows == [{"prompt": "q", "chosen": "A", "rejected": "B", "margin": 0.5,
+                     "agreement": 0.75}]
+    assert requester_client.get(url + "?method=vibes").status_code == 400
 
 
 def test_export_service_is_plain_python(make_batch, make_worker):

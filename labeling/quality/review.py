@@ -1,0 +1,248 @@
+"""Quality services: approve or hold new ratings, review them, re-aggregate batches.
+
+Money follows the signals sent here (held → pending, approved → available, rejected →
+back to the batch's reservation), inside the same transaction as the status change.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+
+from .. import signals
+from ..errors import DomainError, InvalidBatch, NotFound
+from ..models import Batch, BatchWorkerStats, Item, Rating, Requester, TrustSnapshot, Worker
+from . import trust
+from .aggregation import Vote, dawid_skene, votes_from_answer
+
+QUALITY_FIELDS = {
+    "review_mode": str,
+    "auto_approve_trust": float,
+    "review_after_hours": int,
+    "pause_below_trust": float,
+    "min_seconds": int,
+}
+
+
+class NotReviewable(DomainError):
+    status_code = 409
+    default_detail = "Only ratings waiting for review can be approved or rejected."
+
+
+def clean_quality_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Validates a batch's quality options (all optional) into Batch field values."""
+    unknown = set(options) - set(QUALITY_FIELDS)
+    if unknown:
+        raise InvalidBatch({"quality": [f"Unknown option(s): {', '.join(sorted(unknown))}."]})
+    clean: dict[str, Any] = {}
+    for name, value in options.items():
+        if value is None and name == "min_seconds":
+            clean[name] = None
+            continue
+        kind = QUALITY_FIELDS[name]
+        accepted = (int, float) if kind is float else kind
+        if isinstance(value, bool) or not isinstance(value, accepted):
+            raise InvalidBatch({name: [f"Expected a {kind.__name__}."]})
+        clean[name] = value
+    if "review_mode" in clean and clean["review_mode"] not in Batch.Review.values:
+        raise InvalidBatch({"review_mode": [f"One of: {', '.join(Batch.Review.values)}."]})
+    for name in ("auto_approve_trust", "pause_below_trust"):
+        if name in clean and not 0 <= clean[name] <= 1:
+            raise InvalidBatch({name: ["Between 0 and 1."]})
+    for name in ("review_after_hours", "min_seconds"):
+        if clean.get(name) is not None and not 0 <= clean[name] <= 10_000:
+            raise InvalidBatch({name: ["Between 0 and 10000."]})
+    return clean
+
+
+def is_paused(*, worker: Worker, batch: Batch) -> bool:
+    return worker.evidence >= trust.MIN_EVIDENCE_TO_PAUSE and worker.trust < batch.pause_below_trust
+
+
+def status_for_new_rating(*, batch: Batch, worker: Worker, flags: list[str]) -> str:
+    if is_paused(worker=worker, batch=batch):
+        return Rating.Status.REJECTED
+    if (
+        batch.review_mode == Batch.Review.AUTO
+        and not flags
+        and worker.trust >= batch.auto_approve_trust
+    ):
+        return Rating.Status.APPROVED
+    return Rating.Status.PENDING_REVIEW
+
+
+def after_commit_review(*, worker_id: int) -> None:
+    """Re-reviews the worker once the rating that changed its evidence is committed."""
+    from ..tasks import review_worker
+
+    transaction.on_commit(lambda: review_worker.delay(worker_id=worker_id))
+
+
+def _decide(*, rating: Rating, status: str, reason: str = "", reviewer: Any = None) -> bool:
+    """Moves a pending rating to approved/rejected exactly once; False if already decided."""
+    now = timezone.now()
+    changed = Rating.objects.filter(id=rating.id, status=Rating.Status.PENDING_REVIEW).update(
+        status=status, reason=reason, reviewed_at=now, reviewed_by=reviewer
+    )
+    if not changed:
+        return False
+    rating.status, rating.reason, rating.reviewed_at = status, reason, now
+    if status == Rating.Status.APPROVED:
+        signals.rating_approved.send(sender=Rating, rating=rating, held=True)
+    else:
+        Item.objects.filter(id=rating.item_id).update(slots_left=F("slots_left") + 1)
+        signals.rating_rejected.send(sender=Rating, rating=rating, held=True)
+    return True
+
+
+def _reviewable(*, rating_ids: list[int], requester: Requester) -> list[Rating]:
+    ratings = list(
+        Rating.objects.select_for_update(of=("self",))
+        .select_related("batch", "worker__user")
+        .filter(id__in=rating_ids, batch__requester=requester)
+        .order_by("id")  # one lock order for every reviewer
+    )
+    if len(ratings) != len(set(rating_ids)):
+        raise NotFound("No such rating among your batches.")
+    for rating in ratings:
+        if rating.worker.user_id == requester.user_id:
+            raise DomainError("You cannot review your own ratings.")
+        if rating.status != Rating.Status.PENDING_REVIEW:
+            raise NotReviewable()
+    return ratings
+
+
+@transaction.atomic
+def review_ratings(
+    *, requester: Requester, rating_ids: list[int], approve: bool, reason: str = ""
+) -> int:
+    """A requester approves or rejects ratings of its own batches; all or nothing."""
+    if not approve and not reason.strip():
+        raise DomainError({"reason": ["Say why: the worker sees the reason."]})
+    ratings = _reviewable(rating_ids=rating_ids, requester=requester)
+    status = Rating.Status.APPROVED if approve else Rating.Status.REJECTED
+    for rating in ratings:
+        _decide(rating=rating, status=status, reason=reason.strip(), reviewer=requester.user)
+    return len(ratings)
+
+
+def _recent_flags(worker: Worker) -> list[str]:
+    recent = list(worker.ratings.order_by("-id").values_list("position", "gold_correct")[:50])[::-1]
+    flags = []
+    if trust.straight_lining([p for p, _ in recent if p is not None]):
+        flags.append("straight_lining")
+    if trust.accuracy_dropped([g for _, g in recent if g is not None]):
+        flags.append("accuracy_drop")
+    return flags
+
+
+@transaction.atomic
+def review_worker(*, worker_id: int) -> dict[str, int]:
+    """Applies a worker's current trust to its waiting ratings: pause, approve or flag."""
+    worker = Worker.objects.select_for_update().get(id=worker_id)
+    TrustSnapshot.objects.create(
+        worker=worker,
+        trust=worker.trust,
+        gold_seen=worker.gold_seen,
+        gold_correct=worker.gold_correct,
+    )
+    flags = _recent_flags(worker)
+    pending = list(
+        worker.ratings.filter(status=Rating.Status.PENDING_REVIEW)
+        .select_related("batch")
+        .order_by("id")
+    )
+    done = {"approved": 0, "rejected": 0, "flagged": 0}
+    for rating in pending:
+        if is_paused(worker=worker, batch=rating.batch):
+            reason = f"Failed quality checks (trust {worker.trust:.2f})."
+            done["rejected"] += _decide(rating=rating, status=Rating.Status.REJECTED, reason=reason)
+        elif flags:
+            new = sorted(set(rating.flags) | set(flags))
+            if new != rating.flags:
+                Rating.objects.filter(id=rating.id).update(flags=new)
+                done["flagged"] += 1
+        elif (
+            rating.batch.review_mode == Batch.Review.AUTO
+            and not rating.flags
+            and worker.trust >= rating.batch.auto_approve_trust
+        ):
+            done["approved"] += _decide(rating=rating, status=Rating.Status.APPROVED)
+    return done
+
+
+def approve_overdue(*, now: datetime | None = None) -> int:
+    """In auto-after batches, approves unflagged ratings that waited long enough."""
+    now = now or timezone.now()
+    approved = 0
+    overdue = Rating.objects.filter(
+        status=Rating.Status.PENDING_REVIEW,
+        batch__review_mode=Batch.Review.AUTO_AFTER,
+        flags=[],
+    ).select_related("batch")
+    for rating in overdue.order_by("id")[:5000]:
+        if rating.created_at <= now - timedelta(hours=rating.batch.review_after_hours):
+            with transaction.atomic():
+                approved += _decide(rating=rating, status=Rating.Status.APPROVED)
+    return approved
+
+
+def batch_votes(batch: Batch) -> tuple[list[Vote], dict[tuple[int, str, str], str]]:
+    """Votes of the batch's non-rejected ratings, and the gold answers as pair winners."""
+    ratings = batch.ratings.exclude(status=Rating.Status.REJECTED).values_list(
+        "worker_id", "item_id", "ranking", "scores"
+    )
+    votes = [
+        vote
+        for worker_id, item_id, ranking, scores in ratings
+        for vote in votes_from_answer(
+            worker=worker_id, item=item_id, ranking=ranking, scores=scores
+        )
+    ]
+    gold = {}
+    for item_id, order in batch.items.filter(gold__isnull=False).values_list("id", "gold"):
+        for vote in votes_from_answer(worker=0, item=item_id, ranking=order, scores=None):
+            gold[vote.pair] = vote.winner
+    return votes, gold
+
+
+def aggregate_batch(*, batch_id: int) -> dict[str, float]:
+    """Re-aggregates a batch; each worker's agreement with the result feeds its trust."""
+    batch = Batch.objects.get(id=batch_id)
+    votes, gold = batch_votes(batch)
+    result = dawid_skene(votes, gold=gold)
+    seen: dict[int, int] = {}
+    agree: dict[int, int] = {}
+    for vote in votes:
+        if vote.pair in gold or vote.pair not in result.winners:
+            continue  # gold answers count through gold_seen already
+        seen[vote.worker] = seen.get(vote.worker, 0) + 1
+        agree[vote.worker] = agree.get(vote.worker, 0) + (result.winners[vote.pair] == vote.winner)
+    with transaction.atomic():
+        for worker_id, n in seen.items():
+            BatchWorkerStats.objects.update_or_create(
+                batch=batch,
+                worker_id=worker_id,
+                defaults={"peer_seen": n, "peer_agree": agree[worker_id]},
+            )
+        for worker_id in seen:
+            totals = BatchWorkerStats.objects.filter(worker_id=worker_id).aggregate(
+                seen=Sum("peer_seen", default=0), agree=Sum("peer_agree", default=0)
+            )
+            Worker.objects.filter(id=worker_id).update(
+                peer_seen=totals["seen"], peer_agree=totals["agree"]
+            )
+    for worker_id in seen:
+        review_worker(worker_id=worker_id)
+    return {"pairs": len(result.winners), "workers": len(seen)}
+
+
+def batches_to_aggregate(*, since: datetime) -> list[int]:
+    return list(
+        Batch.objects.filter(ratings__created_at__gte=since)
+        .filter(~Q(status=Batch.Status.CANCELLED))
+        .values_list("id", flat=True)
+        .distinct()
+    )
