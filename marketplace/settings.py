@@ -199,6 +199,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE = {
     "labeling.expire_assignments": {"task": "labeling.expire_assignments", "schedule": 60.0},
+    # Re-aggregate batches that got ratings in the last 10 minutes (peer agreement → trust).
+    "labeling.aggregate_recent_batches": {
+        "task": "labeling.aggregate_recent_batches",
+        "schedule": 300.0,
+    },
+    "labeling.approve_overdue": {"task": "labeling.approve_overdue", "schedule": 600.0},
     "payouts.reconcile": {"task": "payouts.reconcile", "schedule": 30.0},
 }
 
