@@ -93,12 +93,10 @@ class BatchAdmin(OwnRowsMixin, admin.ModelAdmin):
         "name",
         "task_type",
         "status",
-        "items_count",
-        "overlap",
-        "reward_msat",
         "progress",
+        "items_count",
+        "reward_msat",
         "export_links",
-        "created_at",
     )
     list_filter = ("status", "task_type")
     search_fields = ("name",)
@@ -146,6 +144,23 @@ class BatchAdmin(OwnRowsMixin, admin.ModelAdmin):
         return format_html(
             '<a href="{}?format=trl">TRL JSONL</a> · <a href="{}?format=raw">raw</a>', url, url
         )
+
+    # A requester may pause, reopen or cancel a batch (saving it cancelled releases what is
+    # left of its reservation). "Completed" is the system's to set, and a cancelled batch
+    # stays cancelled: reopening it would serve tasks nobody pays for.
+    REQUESTER_STATUSES = (Batch.Status.OPEN, Batch.Status.PAUSED, Batch.Status.CANCELLED)
+    FINAL_STATUSES = (Batch.Status.COMPLETED, Batch.Status.CANCELLED)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Batch | None = None) -> tuple:
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and obj.status in self.FINAL_STATUSES:
+            return ("status", *fields)
+        return fields
+
+    def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "status" and not request.user.is_superuser:
+            kwargs["choices"] = [(s.value, s.label) for s in self.REQUESTER_STATUSES]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return hasattr(request.user, "requester") and super().has_add_permission(request)

@@ -3,6 +3,7 @@
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.csrf import ensure_csrf_cookie
 
 from . import selectors, services
 from .balances import worker_balance_msat
@@ -13,6 +14,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@ensure_csrf_cookie  # task.js posts answers with the session and this cookie's token
 def work_page(request: HttpRequest) -> HttpResponse:
     worker = getattr(request.user, "worker", None)
     if worker is None:

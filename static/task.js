@@ -22,7 +22,12 @@
     });
   }
 
-  function say(text) { $("status").textContent = text || ""; }
+  var sayTimer = null;
+  function say(text, brief) {
+    clearTimeout(sayTimer);
+    $("status").textContent = text || "";
+    if (brief) sayTimer = setTimeout(say, 4000);
+  }
 
   function sats(msat) { return Math.floor(msat / 1000).toLocaleString() + " " + T.sats; }
 
@@ -49,7 +54,7 @@
     $("hint").textContent = T[t.type];
     $("rationale").value = "";
     $("reward").textContent = "+" + sats(payload.reward_msat);
-    $("undo").hidden = t.type === "likert";
+    $("undo").hidden = t.type !== "ranking";
     var list = $("responses");
     list.textContent = "";
     list.className = "responses " + t.type;
@@ -60,11 +65,21 @@
       card.dataset.id = r.id;
       var badge = document.createElement("span");
       badge.className = "badge";
-      badge.textContent = String(i + 1);
-      var text = document.createElement("div");
+      var label = document.createElement("span");
+      label.className = "sr-only";
+      label.textContent = T.answer + " " + (i + 1) + ": ";
+      var text = document.createElement("span");
       text.className = "text";
       text.textContent = r.text;
       card.appendChild(badge);
+      if (t.type !== "likert") {
+        var key = document.createElement("kbd");
+        key.className = "key desk";
+        key.setAttribute("aria-hidden", "true");
+        key.textContent = String(i + 1);
+        card.appendChild(key);
+      }
+      card.appendChild(label);
       card.appendChild(text);
       if (t.type === "likert") {
         var group = document.createElement("div");
@@ -84,7 +99,6 @@
       } else {
         card.type = "button";
         card.setAttribute("aria-pressed", "false");
-        card.setAttribute("aria-label", T.answer + " " + (i + 1));
       }
       li.appendChild(card);
       list.appendChild(li);
@@ -113,7 +127,7 @@
       var rank = state.ranking.indexOf(id);
       card.setAttribute("aria-pressed", String(rank >= 0));
       card.classList.toggle("chosen", rank >= 0);
-      card.querySelector(".badge").textContent = rank >= 0 ? "#" + (rank + 1) : "";
+      card.querySelector(".badge").textContent = rank < 0 ? "" : t.type === "pairwise" ? "✓" : "#" + (rank + 1);
     });
     $("submit").disabled = !complete();
     $("undo").disabled = state.ranking.length === 0;
@@ -160,7 +174,9 @@
       if (res.status === 201) {
         return res.json().then(function (data) {
           setBalance(data.balance_msat);
-          say(T.sent + sats(data.reward_msat));
+          if (data.status === "approved") say(T.sent + sats(data.reward_msat), true);
+          else if (data.status === "pending_review") say(T.pending + sats(data.reward_msat), true);
+          else say(T.unpaid, true);
           return next();
         });
       }
