@@ -48,7 +48,7 @@ def write_pairs(folder: Path, train_pairs: int, eval_pairs: int, seed: int = 0) 
                 )
 
 
-def plain_trl(model: str, data: Path, out: Path, epochs: float) -> float:
+def plain_trl(model: str, data: Path, out: Path, epochs: float, bf16: bool | None) -> float:
     """What a TRL example script does: RewardTrainer with its default settings.
 
     On CPU TRL's default bf16 is refused unless use_cpu is set, as its error message says.
@@ -64,6 +64,7 @@ def plain_trl(model: str, data: Path, out: Path, epochs: float) -> float:
             report_to="none",
             save_strategy="no",
             use_cpu=not torch.cuda.is_available(),
+            bf16=bf16,
         ),
         train_dataset=load_preferences(data / "train.jsonl", tokenizer),
         processing_class=tokenizer,
@@ -77,6 +78,12 @@ def main() -> None:
     parser.add_argument("--model", help="any local model folder instead")
     parser.add_argument("--pairs", type=int, help="training pairs (default 512 tiny, 64 otherwise)")
     parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="alternate the two runs N times, keep each best"
+    )
+    parser.add_argument(
+        "--no-bf16-baseline", action="store_true", help="turn bf16 off in the plain run too"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-train-rm-"))
@@ -91,11 +98,16 @@ def main() -> None:
     pairs = args.pairs or (512 if args.tiny else 64)
     write_pairs(work / "data", train_pairs=pairs, eval_pairs=max(8, pairs // 8))
 
-    baseline = plain_trl(model, work / "data", work / "plain", args.epochs)
-    ours = train_reward_model(
-        RewardArgs(data=str(work / "data"), model=model, out=str(work / "ours"), epochs=args.epochs)
-    )["train_samples_per_second"]
-    print(f"model: {model}  pairs: {pairs}  epochs: {args.epochs}")
+    bf16 = False if args.no_bf16_baseline else None  # None keeps TRL's default
+    ours_args = RewardArgs(
+        data=str(work / "data"), model=model, out=str(work / "ours"), epochs=args.epochs
+    )
+    # Alternating and keeping the best of each damps noise from other work on the machine.
+    baseline = ours = 0.0
+    for _ in range(args.repeat):
+        baseline = max(baseline, plain_trl(model, work / "data", work / "plain", args.epochs, bf16))
+        ours = max(ours, train_reward_model(ours_args)["train_samples_per_second"])
+    print(f"model: {model}  pairs: {pairs}  epochs: {args.epochs}  best of {args.repeat}")
     print(f"plain TRL RewardTrainer: {baseline:8.2f} pairs/s")
     print(f"our train-rm:            {ours:8.2f} pairs/s")
     print(f"ratio (ours / plain):    {ours / baseline:8.2f}x")

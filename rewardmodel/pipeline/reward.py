@@ -92,8 +92,13 @@ def check_model(name: str) -> None:
 def load_tokenizer(name: str, padding_side: str = "right") -> PreTrainedTokenizerBase:
     check_model(name)
     tokenizer = AutoTokenizer.from_pretrained(name, padding_side=padding_side)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    if tokenizer.pad_token in (None, tokenizer.eos_token):
+        # PPO treats every pad id as padding, so with pad == EOS the turn ends inside chat
+        # prompts would be masked out; an unused special token (SmolLM2's unk) is safer.
+        spare = tokenizer.unk_token
+        if spare in (None, tokenizer.eos_token):
+            spare = tokenizer.eos_token
+        tokenizer.pad_token = spare
     return tokenizer
 
 

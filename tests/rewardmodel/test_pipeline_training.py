@@ -167,3 +167,16 @@ def test_unknown_model_path_is_a_readable_error(trained_reward, tmp_path):
             f"train-rm --data {root / 'data'} --model {tmp_path / 'none'} --out {tmp_path}".split()
         )
     assert "does not exist" in str(exit_info.value.code)
+
+
+def test_lora_reward_model_is_saved_merged(trained_reward, tiny, tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    root, _ = trained_reward
+    main(
+        f"train-rm --data {root / 'data'} --model {tiny['reward']} --out {tmp_path / 'rm'}"
+        " --epochs 0.25 --lora".split()
+    )
+    assert not (tmp_path / "rm" / "adapter_config.json").exists()
+    model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "rm")
+    assert model.config.num_labels == 1
