@@ -16,14 +16,19 @@ def reserve_batch(sender: Any, batch: Batch, **kwargs: Any) -> None:
     services.reserve_batch(batch=batch)
 
 
+@receiver(signals.rating_held, dispatch_uid="payouts.hold_rating")
+def hold_rating(sender: Any, rating: Rating, **kwargs: Any) -> None:
+    services.hold_rating(rating=rating)
+
+
 @receiver(signals.rating_approved, dispatch_uid="payouts.pay_rating")
-def pay_rating(sender: Any, rating: Rating, **kwargs: Any) -> None:
-    services.pay_rating(rating=rating)
+def pay_rating(sender: Any, rating: Rating, held: bool = False, **kwargs: Any) -> None:
+    services.pay_rating(rating=rating, held=held)
 
 
 @receiver(signals.rating_rejected, dispatch_uid="payouts.refund_rating")
-def refund_rating(sender: Any, rating: Rating, **kwargs: Any) -> None:
-    services.refund_rating(rating=rating)
+def refund_rating(sender: Any, rating: Rating, held: bool = False, **kwargs: Any) -> None:
+    services.refund_rating(rating=rating, held=held)
 
 
 @receiver(post_save, sender=Batch, dispatch_uid="payouts.release_cancelled_batch")

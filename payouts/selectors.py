@@ -29,7 +29,11 @@ def requester_balances(*, requester: Requester) -> dict[str, int]:
     moved = dict(
         Transfer.objects.filter(
             batch__requester=requester,
-            kind__in=[Transfer.Kind.PAY_RATING, Transfer.Kind.CLAWBACK_RATING],
+            kind__in=[
+                Transfer.Kind.PAY_RATING,
+                Transfer.Kind.APPROVE_HELD,
+                Transfer.Kind.CLAWBACK_RATING,
+            ],
         )
         .values("kind")
         .annotate(total=Sum("amount_msat"))
@@ -39,5 +43,6 @@ def requester_balances(*, requester: Requester) -> dict[str, int]:
         "balance_msat": ledger.balance_msat(ledger.requester_available(requester.id)),
         "reserved_msat": reserved,
         "spent_msat": moved.get(Transfer.Kind.PAY_RATING, 0)
+        + moved.get(Transfer.Kind.APPROVE_HELD, 0)
         - moved.get(Transfer.Kind.CLAWBACK_RATING, 0),
     }

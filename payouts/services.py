@@ -56,35 +56,68 @@ def reserve_batch(*, batch: Batch) -> None:
     )
 
 
-def pay_rating(*, rating: Rating) -> None:
-    """An approved rating's reward: the batch's reservation → the worker's available."""
+def pay_rating(*, rating: Rating, held: bool = False) -> None:
+    """An approved rating's reward becomes the worker's to withdraw: from the batch's
+    reservation, or from the worker's pending money when the rating had been held."""
     if rating.reward_msat <= 0:
         return
+    source = (
+        ledger.worker_pending(rating.worker_id) if held else ledger.batch_reserved(rating.batch_id)
+    )
     ledger.transfer(
-        kind=Kind.PAY_RATING,
+        kind=Kind.APPROVE_HELD if held else Kind.PAY_RATING,
         reference=f"rating:{rating.id}",
         legs=[
-            (ledger.batch_reserved(rating.batch_id), -rating.reward_msat),
+            (source, -rating.reward_msat),
             (ledger.worker_available(rating.worker_id), rating.reward_msat),
         ],
         batch_id=rating.batch_id,
     )
 
 
-def refund_rating(*, rating: Rating) -> None:
-    """A rejected rating's reward goes back to the requester: from the reservation if it
-    was never paid, else back from the worker's available balance."""
+def hold_rating(*, rating: Rating) -> None:
+    """A rating held for review: its reward waits as the worker's pending money."""
     if rating.reward_msat <= 0:
         return
+    ledger.transfer(
+        kind=Kind.HOLD_RATING,
+        reference=f"rating:{rating.id}",
+        legs=[
+            (ledger.batch_reserved(rating.batch_id), -rating.reward_msat),
+            (ledger.worker_pending(rating.worker_id), rating.reward_msat),
+        ],
+        batch_id=rating.batch_id,
+    )
+
+
+def refund_rating(*, rating: Rating, held: bool = False) -> None:
+    """A rejected rating's reward. Held: back to the batch's reservation (its slot reopens
+    for another worker). Otherwise back to the requester: from the reservation if it was
+    never paid, else from the worker's available balance."""
+    if rating.reward_msat <= 0:
+        return
+    if held:
+        ledger.transfer(
+            kind=Kind.REJECT_HELD,
+            reference=f"rating:{rating.id}",
+            legs=[
+                (ledger.worker_pending(rating.worker_id), -rating.reward_msat),
+                (ledger.batch_reserved(rating.batch_id), rating.reward_msat),
+            ],
+            batch_id=rating.batch_id,
+        )
+        return
     requester_id = Batch.objects.values_list("requester_id", flat=True).get(id=rating.batch_id)
-    paid = Transfer.objects.filter(kind=Kind.PAY_RATING, reference=f"rating:{rating.id}")
+    paid = Transfer.objects.filter(
+        kind__in=[Kind.PAY_RATING, Kind.APPROVE_HELD], reference=f"rating:{rating.id}"
+    ).exists()
     source = (
         ledger.worker_available(rating.worker_id)
-        if paid.exists()
+        if paid
         else ledger.batch_reserved(rating.batch_id)
     )
     ledger.transfer(
-        kind=Kind.CLAWBACK_RATING if paid.exists() else Kind.REFUND_RATING,
+        kind=Kind.CLAWBACK_RATING if paid else Kind.REFUND_RATING,
         reference=f"rating:{rating.id}",
         legs=[
             (source, -rating.reward_msat),

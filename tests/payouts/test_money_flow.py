@@ -111,3 +111,30 @@ def test_a_free_batch_reserves_nothing(make_batch, worker):
 
 def test_requester_endpoint_is_for_requesters_only(worker_client, db):
     assert worker_client.get(reverse("requester")).status_code == 403
+
+
+def test_a_held_rating_waits_as_pending_then_approval_makes_it_available(
+    make_batch, requester, worker
+):
+    batch = make_batch("pairwise", reward_msat=5_000)
+    rate_one(worker)
+    rating = Rating.objects.get()
+    rating.id = 20_000  # a second rating, held for review
+    signals.rating_held.send(sender=Rating, rating=rating)
+    assert ledger.balance_msat(ledger.worker_pending(worker.id)) == 5_000
+    assert ledger.balance_msat(ledger.batch_reserved(batch.id)) == batch.cost_msat - 10_000
+    signals.rating_approved.send(sender=Rating, rating=rating, held=True)
+    assert ledger.balance_msat(ledger.worker_pending(worker.id)) == 0
+    assert ledger.balance_msat(ledger.worker_available(worker.id)) == 10_000
+    assert client_for(requester.user).get(reverse("requester")).json()["spent_msat"] == 10_000
+
+
+def test_a_held_rating_rejected_goes_back_to_the_batch_reservation(make_batch, worker):
+    batch = make_batch("pairwise", reward_msat=5_000)
+    rate_one(worker)
+    rating = Rating.objects.get()
+    rating.id = 20_000
+    signals.rating_held.send(sender=Rating, rating=rating)
+    signals.rating_rejected.send(sender=Rating, rating=rating, held=True)
+    assert ledger.balance_msat(ledger.worker_pending(worker.id)) == 0
+    assert ledger.balance_msat(ledger.batch_reserved(batch.id)) == batch.cost_msat - 5_000

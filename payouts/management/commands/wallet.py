@@ -1,4 +1,5 @@
-"""A command-line Lightning wallet for local use: `wallet login <lnurl>`.
+"""A command-line Lightning wallet for local use: `wallet login <lnurl>` signs an LNURL-auth
+code, `wallet withdraw <lnurl>` draws an LNURL-withdraw with an invoice signed by the local key.
 
 The key lives in WALLET_KEY_FILE; the wallet talks to the site over HTTP like a phone would.
 """
@@ -25,10 +26,10 @@ def get_json(url: str) -> dict[str, Any]:
 
 
 class Command(BaseCommand):
-    help = "Act as a Lightning wallet: `login <lnurl>` signs an LNURL-auth code."
+    help = "Act as a Lightning wallet: `login <lnurl>` (LNURL-auth), `withdraw <lnurl>`."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("action", choices=["login", "show-key"])
+        parser.add_argument("action", choices=["login", "withdraw", "show-key"])
         parser.add_argument("lnurl", nargs="?", help="LNURL1… or lightning:LNURL1…")
 
     def handle(self, *args: Any, action: str, lnurl: str | None, **options: Any) -> None:
@@ -38,7 +39,10 @@ class Command(BaseCommand):
             return
         if not lnurl:
             raise CommandError("Give the LNURL to act on.")
-        self.login(key, lnurl)
+        if action == "withdraw":
+            self.withdraw(key, lnurl)
+        else:
+            self.login(key, lnurl)
 
     def login(self, key: Any, code: str) -> None:
         try:
@@ -53,11 +57,36 @@ class Command(BaseCommand):
             raise CommandError(f"The site refused the login: {answer.get('reason')}")
         self.stdout.write(f"Logged in as {linking_key}")
 
+    def withdraw(self, key: Any, code: str) -> None:
+        try:
+            url = lnurl_decode(code)
+        except ValueError as exc:
+            raise CommandError(f"Not an LNURL: {exc}") from exc
+        offer = get_json(url)
+        if offer.get("tag") != "withdrawRequest":
+            raise CommandError(f"Not a withdrawRequest: {offer.get('reason', offer)}")
+        amount_msat = int(offer["maxWithdrawable"])
+        pr, preimage = wallet.make_invoice(
+            key,
+            amount_msat=amount_msat,
+            network=settings.LIGHTNING_NETWORK,
+            description=str(offer.get("defaultDescription", ""))[:200],
+        )
+        callback = offer["callback"]
+        separator = "&" if "?" in callback else "?"
+        answer = get_json(f"{callback}{separator}{urlencode({'k1': offer['k1'], 'pr': pr})}")
+        if answer.get("status") != "OK":
+            raise CommandError(f"The site refused the invoice: {answer.get('reason')}")
+        self.stdout.write(f"Invoice for {amount_msat} msat accepted; payment is on its way.")
+        self.stdout.write(f"preimage {preimage}")
+
 
 def lnurl_decode(code: str) -> str:
     code = code.strip()
     if code.lower().startswith("lightning:"):
         code = code[len("lightning:") :]
+    if code.lower().startswith("lnurlw://"):  # LUD-17
+        return "https://" + code[len("lnurlw://") :]
     try:
         return lnurl.url_decode(code)
     except Exception as exc:  # the library raises several kinds for a bad bech32 string

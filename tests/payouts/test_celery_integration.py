@@ -1,0 +1,129 @@
+"""End to end through a real Celery worker on the local Redis: the callback queues the
+job on commit, the worker (another process, same test database) pays through the fake node."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from payouts.models import FakeNodePayment, Withdrawal
+from tests.conftest import needs_postgres
+
+from .factories import credit_worker, invoice, open_withdrawal
+
+ROOT = Path(__file__).resolve().parents[2]
+BROKER = os.environ.get("CELERY_BROKER_URL", "")
+
+
+def redis_answers() -> bool:
+    if not BROKER.startswith("redis://"):
+        return False
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(BROKER, socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+needs_redis = pytest.mark.skipif(
+    not redis_answers(), reason="needs Redis at CELERY_BROKER_URL (CI sets redis://…)"
+)
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    from marketplace.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge("payouts")
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "CELERY_BROKER_URL": BROKER,
+        "SECRET_KEY": settings.SECRET_KEY,
+        "LIGHTNING_BACKEND": "fake",
+        "LIGHTNING_NETWORK": settings.LIGHTNING_NETWORK,
+        "DB_CONN_MAX_AGE": "0",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "marketplace",
+            "worker",
+            "-Q",
+            "payouts",
+            "-c",
+            "2",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    yield process
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+def wait_for(predicate, timeout: float = 45.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@needs_postgres
+@needs_redis
+@pytest.mark.celery
+@pytest.mark.postgres
+def test_a_real_worker_pays_accepted_withdrawals_once(celery_worker_process, make_worker):
+    wallets = [make_worker() for _ in range(4)]
+    withdrawals = []
+    for wallet in wallets:
+        credit_worker(wallet, 10_000)
+        withdrawal = open_withdrawal(wallet, 9_000)
+        pr = invoice(wallet, 9_000)
+        for _ in range(2):  # the wallet retries: same invoice, still one payment
+            answer = (
+                Client()
+                .get(reverse("lnurl-withdraw-callback"), {"k1": withdrawal.k1, "pr": pr})
+                .json()
+            )
+            assert answer == {"status": "OK"}
+        withdrawals.append(withdrawal)
+    ids = [w.id for w in withdrawals]
+    paid = wait_for(lambda: Withdrawal.objects.filter(id__in=ids, status="paid").count() == 4)
+    if not paid:
+        celery_worker_process.terminate()
+        output = celery_worker_process.stdout.read().decode(errors="replace")[-3000:]
+        pytest.fail(f"not paid in time; worker said:\n{output}")
+    assert FakeNodePayment.objects.count() == 4
+    assert set(FakeNodePayment.objects.values_list("payment_hash", flat=True)) == set(
+        Withdrawal.objects.filter(id__in=ids).values_list("payment_hash", flat=True)
+    )
