@@ -7,4 +7,5 @@ urlpatterns = [
     path("login/demo-wallet/", views.demo_wallet_login, name="demo-wallet"),
     path("logout/", views.logout_view, name="logout"),
     path("earnings/", views.earnings_page, name="earnings"),
+    path("earnings/withdraw/", views.withdraw_start, name="withdraw"),
 ]

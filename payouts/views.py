@@ -2,17 +2,22 @@
 
 import segno
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from labeling.balances import worker_balance_msat
 from labeling.models import Rating
 from labeling.selectors import worker_earnings
 
-from . import lnurl_auth, wallet
+from . import lnurl_auth, lnurl_withdraw, services, wallet
+from .errors import WithdrawalRefused
+from .models import Withdrawal
 
 
 def demo_wallet_enabled() -> bool:
@@ -64,18 +69,60 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     return redirect("login")
 
 
+def shown_withdrawal(request: HttpRequest, worker: object) -> Withdrawal | None:
+    """The withdrawal to follow on the page: the one just made, else one still in flight."""
+    mine = Withdrawal.objects.filter(worker=worker)
+    wanted = request.GET.get("withdrawal", "")
+    if wanted.isdigit():
+        chosen = mine.filter(id=int(wanted)).first()
+        if chosen is not None:
+            return chosen
+    return mine.filter(status__in=[Withdrawal.Status.OPEN, Withdrawal.Status.PAYING]).first()
+
+
 @login_required
 def earnings_page(request: HttpRequest) -> HttpResponse:
     worker = getattr(request.user, "worker", None)
     if worker is None:
         return redirect("login")
     ratings = Rating.objects.filter(worker=worker).select_related("batch").order_by("-id")[:100]
-    return render(
-        request,
-        "payouts/earnings.html",
-        {
-            "balance_msat": worker_balance_msat(worker),
-            "earnings": worker_earnings(worker=worker),
-            "ratings": ratings,
-        },
-    )
+    withdrawal = shown_withdrawal(request, worker)
+    context = {
+        "balance_msat": worker_balance_msat(worker),
+        "earnings": worker_earnings(worker=worker),
+        "ratings": ratings,
+        "withdrawal": withdrawal,
+        "withdrawals": Withdrawal.objects.filter(worker=worker)[:20],
+    }
+    if withdrawal is not None and withdrawal.status == Withdrawal.Status.OPEN:
+        links = lnurl_withdraw.links(withdrawal)
+        context.update(links=links, qr=qr_svg(links["lnurl"]))
+    return render(request, "payouts/earnings.html", context)
+
+
+@login_required
+@require_POST
+def withdraw_start(request: HttpRequest) -> HttpResponse:
+    """The Withdraw button: holds the amount and shows its LNURL on the earnings page."""
+    worker = getattr(request.user, "worker", None)
+    if worker is None:
+        return redirect("login")
+    raw = request.POST.get("amount_sats", "").strip().replace(",", "")
+    if raw and not raw.isdigit():
+        messages.error(request, _("Give a whole number of sats."))
+        return redirect("earnings")
+    amount_msat: int | None
+    if raw:
+        amount_msat = int(raw) * 1000
+    else:
+        # Wallets invoice whole sats: withdraw the balance rounded down to a sat.
+        balance_msat = worker_balance_msat(worker)
+        amount_msat = balance_msat - balance_msat % 1000 if balance_msat >= 1000 else None
+    try:
+        withdrawal = services.create_withdrawal(worker=worker, amount_msat=amount_msat)
+    except WithdrawalRefused as refused:
+        detail = refused.detail
+        text = detail["amount_msat"][0] if isinstance(detail, dict) else str(detail)
+        messages.error(request, text)
+        return redirect("earnings")
+    return redirect(f"{reverse('earnings')}?withdrawal={withdrawal.id}#withdraw")

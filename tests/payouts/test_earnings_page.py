@@ -1,0 +1,72 @@
+"""The worker's earnings page: Withdraw shows a QR and an "Open in wallet" link, and the
+page follows the withdrawal's status (its JSON endpoint works with the browser session)."""
+
+from django.urls import reverse
+
+from payouts.models import Withdrawal
+
+from .factories import callback, credit_worker, invoice
+
+
+def logged_in(client, worker):
+    client.force_login(worker.user)
+    return client
+
+
+def test_the_page_offers_withdraw_when_there_is_a_balance(client, worker):
+    credit_worker(worker, 12_500)
+    page = logged_in(client, worker).get(reverse("earnings")).content.decode()
+    assert 'action="/earnings/withdraw/"' in page
+    assert "12 sats" in page
+
+
+def test_nothing_to_withdraw_shows_no_button(client, worker):
+    page = logged_in(client, worker).get(reverse("earnings")).content.decode()
+    assert 'action="/earnings/withdraw/"' not in page
+
+
+def test_withdraw_shows_the_qr_and_the_wallet_link_then_follows_the_status(
+    client, worker, django_capture_on_commit_callbacks
+):
+    credit_worker(worker, 12_500)
+    logged_in(client, worker)
+    response = client.post(reverse("withdraw"), {"amount_sats": ""})
+    assert response.status_code == 302
+    withdrawal = Withdrawal.objects.get()
+    assert withdrawal.amount_msat == 12_000  # whole sats: wallets invoice in sats
+    page = client.get(response["Location"]).content.decode()
+    assert "<svg" in page and 'href="lightning:LNURL1' in page
+    assert "withdraw.js" in page
+    assert reverse("withdrawal-detail", args=[withdrawal.id]) in page
+
+    status_url = reverse("withdrawal-detail", args=[withdrawal.id])
+    assert client.get(status_url).json()["status"] == "open"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert callback(client, withdrawal.k1, invoice(worker, 12_000))["status"] == "OK"
+    assert client.get(status_url).json()["status"] == "paid"
+    page = client.get(reverse("earnings")).content.decode()
+    assert "Paid" in page
+
+
+def test_a_chosen_amount_in_sats(client, worker):
+    credit_worker(worker, 12_500)
+    logged_in(client, worker).post(reverse("withdraw"), {"amount_sats": "5"})
+    assert Withdrawal.objects.get().amount_msat == 5_000
+
+
+def test_bad_amounts_are_reported_on_the_page(client, worker):
+    credit_worker(worker, 12_500)
+    logged_in(client, worker)
+    for amount in ["abc", "-3", "1.5", "13", "0"]:
+        response = client.post(reverse("withdraw"), {"amount_sats": amount}, follow=True)
+        assert response.status_code == 200
+        assert b'role="alert"' in response.content, amount
+    assert Withdrawal.objects.count() == 0
+
+
+def test_an_open_withdrawal_stays_on_the_page_after_a_reload(client, worker):
+    credit_worker(worker, 12_500)
+    logged_in(client, worker).post(reverse("withdraw"), {"amount_sats": "5"})
+    page = client.get(reverse("earnings")).content.decode()
+    assert 'href="lightning:LNURL1' in page
+    assert 'action="/earnings/withdraw/"' not in page  # one open withdrawal at a time on the page
