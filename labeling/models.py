@@ -37,7 +37,7 @@ class Worker(models.Model):
     gold_seen = models.PositiveIntegerField(default=0)
     gold_correct = models.PositiveIntegerField(default=0)
     peer_seen = models.PositiveIntegerField(default=0)
-    peer_agree = models.PositiveIntegerField(default=0)
+    peer_agree = models.FloatField(default=0.0)
 
     def __str__(self) -> str:
         return f"worker {self.pk} ({self.linking_key[:10]}…)"
@@ -105,6 +105,19 @@ class Batch(models.Model):
         blank=True,
         help_text=_("Answers faster than this are flagged (default per task type)."),
     )
+    gold_count = models.PositiveIntegerField(default=0)
+    gold_overlap = models.PositiveSmallIntegerField(
+        default=10,
+        help_text=_("How many workers answer each gold item (gold checks every worker)."),
+    )
+    qualification_size = models.PositiveSmallIntegerField(
+        default=0,
+        help_text=_("Entry test: a new worker first answers this many gold items; 0 for none."),
+    )
+    qualification_pass = models.FloatField(
+        default=0.75,
+        help_text=_("Share of the entry test to get right; below it the batch is closed."),
+    )
 
     class Meta:
         verbose_name_plural = "batches"
@@ -115,7 +128,10 @@ class Batch(models.Model):
 
     @property
     def ratings_needed(self) -> int:
-        return self.items_count * self.overlap
+        """Every slot of the batch: `overlap` per item, `gold_overlap` per gold item."""
+        return (self.items_count - self.gold_count) * self.overlap + (
+            self.gold_count * self.gold_overlap
+        )
 
     @property
     def cost_msat(self) -> int:
@@ -290,12 +306,16 @@ class TrustSnapshot(models.Model):
 
 
 class BatchWorkerStats(models.Model):
-    """Per worker and batch: agreement with the aggregated answers, rewritten by aggregation."""
+    """Per worker and batch: gold answers, the entry test, and agreement with peers."""
 
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="worker_stats")
     worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="batch_stats")
+    gold_seen = models.PositiveIntegerField(default=0)
+    gold_correct = models.PositiveIntegerField(default=0)
+    # None while the entry test runs (or if there is none), then passed or failed for good.
+    qualified = models.BooleanField(null=True, blank=True)
     peer_seen = models.PositiveIntegerField(default=0)
-    peer_agree = models.PositiveIntegerField(default=0)
+    peer_agree = models.FloatField(default=0.0)
 
     class Meta:
         constraints = [

@@ -122,7 +122,7 @@ EXPORT_METHODS = ("dawid_skene", "majority", "bradley_terry")
 
 
 def export_trl(
-    *, batch: Batch, method: str = "dawid_skene", details: bool = False
+    *, batch: Batch, method: str = "dawid_skene", details: bool = False, with_item: bool = False
 ) -> Iterator[dict[str, Any]]:
     """Preference pairs of the batch, aggregated over each item's approved ratings.
 
@@ -130,6 +130,7 @@ def export_trl(
     (Dawid-Skene by default, anchored on gold answers). Gold items are never exported.
     With `details`, each pair carries `margin` (vote margin, 0..1, a column TRL's
     RewardTrainer reads) and `agreement` (share of votes for the chosen answer).
+    `with_item` adds `item_id`, for splits that keep an item's pairs together.
     """
     votes, gold = _approved_votes(batch)
     winners = aggregate(votes, method=method, gold=gold)
@@ -152,6 +153,8 @@ def export_trl(
             "chosen": texts[item_id][chosen],
             "rejected": texts[item_id][rejected],
         }
+        if with_item:
+            row["item_id"] = item_id
         if details:
             total = sum(tally[pair].values())
             share = tally[pair][chosen] / total

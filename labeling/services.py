@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef, Subquery, prefetch_related_objects
+from django.db.models import Exists, F, OuterRef, Q, Subquery, prefetch_related_objects
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -26,7 +26,18 @@ from .errors import (
     InvalidBatch,
     NotFound,
 )
-from .models import Assignment, Batch, Item, Rating, Report, Requester, Response, TaskType, Worker
+from .models import (
+    Assignment,
+    Batch,
+    BatchWorkerStats,
+    Item,
+    Rating,
+    Report,
+    Requester,
+    Response,
+    TaskType,
+    Worker,
+)
 from .quality import review, trust
 
 RESPONSE_LIMITS = {TaskType.PAIRWISE: (2, 2), TaskType.RANKING: (2, 9), TaskType.LIKERT: (1, 9)}
@@ -118,11 +129,18 @@ def create_batch(
         reward_msat=reward_msat,
         overlap=overlap,
         items_count=len(items),
+        gold_count=sum(spec.gold is not None for spec in items),
         **review.clean_quality_options(quality or {}),
     )
     items = spread_gold(items)
     created = Item.objects.bulk_create(
-        Item(batch=batch, position=i, prompt=spec.prompt, gold=spec.gold, slots_left=overlap)
+        Item(
+            batch=batch,
+            position=i,
+            prompt=spec.prompt,
+            gold=spec.gold,
+            slots_left=overlap if spec.gold is None else batch.gold_overlap,
+        )
         for i, spec in enumerate(items)
     )
     Response.objects.bulk_create(
@@ -161,6 +179,14 @@ def _claim_item(*, worker: Worker) -> Item | None:
     ).exclude(id__in=seen)
     if worker.evidence >= trust.MIN_EVIDENCE_TO_PAUSE:
         candidates = candidates.exclude(batch__pause_below_trust__gt=worker.trust)
+    # Entry tests: until a worker passed a batch's test it is served only its gold items;
+    # a failed test closes the batch to the worker.
+    stats = BatchWorkerStats.objects.filter(batch_id=OuterRef("batch_id"), worker=worker)
+    candidates = candidates.exclude(Exists(stats.filter(qualified=False))).filter(
+        Q(batch__qualification_size=0)
+        | Q(gold__isnull=False)
+        | Exists(stats.filter(qualified=True))
+    )
     candidates = (
         candidates.select_related("batch")
         .order_by("batch_id", "id")
@@ -322,6 +348,12 @@ def submit_rating(
         task_type=batch.task_type, keys=assignment.order, ranking=ranking, scores=scores
     )
     now = timezone.now()
+    if review.is_paused(worker=worker, batch=batch):
+        # A late answer from a worker paused meanwhile: the slot goes back to the crowd.
+        with transaction.atomic():
+            _close(assignment=assignment, status=Assignment.Status.SKIPPED, now=now)
+            Item.objects.filter(id=item.id).update(slots_left=F("slots_left") + 1)
+        raise review.WorkerPaused()
     best_first = ranking or sorted(assignment.order, key=lambda key: -scores[key])
     gold_correct = trust.matches_gold(order=best_first, gold=item.gold) if item.gold else None
     if gold_correct is not None:
@@ -352,16 +384,11 @@ def submit_rating(
             position=assignment.order.index(best_first[0]),
         )
         if gold_correct is not None:
-            Worker.objects.filter(id=worker.id).update(
-                gold_seen=F("gold_seen") + 1, gold_correct=F("gold_correct") + int(gold_correct)
-            )
-            review.after_commit_review(worker_id=worker.id)
+            review.record_gold(worker=worker, batch=batch, correct=gold_correct)
         if status == Rating.Status.APPROVED:
             signals.rating_approved.send(sender=Rating, rating=rating, held=False)
-        elif status == Rating.Status.PENDING_REVIEW:
+        else:
             signals.rating_held.send(sender=Rating, rating=rating)
-        else:  # a paused worker's late answer: the slot goes back to the crowd
-            Item.objects.filter(id=item.id).update(slots_left=F("slots_left") + 1)
     return rating
 
 

@@ -124,7 +124,9 @@ def make_batch(requester: Requester) -> Callable[..., Batch]:
     ) -> Batch:
         raw = items if items is not None else ITEMS[task_type]
         # Batches reserve their cost: fund the owner first, through a real (fake-node) deposit.
-        cost_msat = reward_msat * overlap * len(raw)
+        gold = sum("gold" in item for item in raw)
+        gold_overlap = (quality or {}).get("gold_overlap", 10)
+        cost_msat = reward_msat * (overlap * (len(raw) - gold) + gold_overlap * gold)
         if cost_msat >= 1_000:
             payouts_services.fund_requester(requester=owner or requester, amount_msat=cost_msat)
         elif cost_msat:

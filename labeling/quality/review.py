@@ -4,6 +4,7 @@ Money follows the signals sent here (held → pending, approved → available, r
 back to the batch's reservation), inside the same transaction as the status change.
 """
 
+from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,15 @@ QUALITY_FIELDS = {
     "review_after_hours": int,
     "pause_below_trust": float,
     "min_seconds": int,
+    "qualification_size": int,
+    "gold_overlap": int,
+    "qualification_pass": float,
 }
+
+
+class WorkerPaused(DomainError):
+    status_code = 403
+    default_detail = "Your answers on this batch failed too many checks; it is closed to you."
 
 
 class NotReviewable(DomainError):
@@ -48,22 +57,31 @@ def clean_quality_options(options: dict[str, Any]) -> dict[str, Any]:
         clean[name] = value
     if "review_mode" in clean and clean["review_mode"] not in Batch.Review.values:
         raise InvalidBatch({"review_mode": [f"One of: {', '.join(Batch.Review.values)}."]})
-    for name in ("auto_approve_trust", "pause_below_trust"):
+    for name in ("auto_approve_trust", "pause_below_trust", "qualification_pass"):
         if name in clean and not 0 <= clean[name] <= 1:
             raise InvalidBatch({name: ["Between 0 and 1."]})
-    for name in ("review_after_hours", "min_seconds"):
+    if not 1 <= clean.get("gold_overlap", 1) <= 1000:
+        raise InvalidBatch({"gold_overlap": ["Between 1 and 1000."]})
+    for name in ("review_after_hours", "min_seconds", "qualification_size"):
         if clean.get(name) is not None and not 0 <= clean[name] <= 10_000:
             raise InvalidBatch({name: ["Between 0 and 10000."]})
     return clean
 
 
 def is_paused(*, worker: Worker, batch: Batch) -> bool:
+    """Trust too low for the batch (decided from the worker row alone: no query)."""
     return worker.evidence >= trust.MIN_EVIDENCE_TO_PAUSE and worker.trust < batch.pause_below_trust
 
 
+def is_closed(*, worker: Worker, batch: Batch) -> bool:
+    """Paused by trust, or closed to the worker (failed entry test, straight-lining)."""
+    return (
+        is_paused(worker=worker, batch=batch)
+        or BatchWorkerStats.objects.filter(batch=batch, worker=worker, qualified=False).exists()
+    )
+
+
 def status_for_new_rating(*, batch: Batch, worker: Worker, flags: list[str]) -> str:
-    if is_paused(worker=worker, batch=batch):
-        return Rating.Status.REJECTED
     if (
         batch.review_mode == Batch.Review.AUTO
         and not flags
@@ -71,6 +89,23 @@ def status_for_new_rating(*, batch: Batch, worker: Worker, flags: list[str]) -> 
     ):
         return Rating.Status.APPROVED
     return Rating.Status.PENDING_REVIEW
+
+
+def record_gold(*, worker: Worker, batch: Batch, correct: bool) -> None:
+    """Counts a gold answer for the worker overall and in this batch (its entry test)."""
+    Worker.objects.filter(id=worker.id).update(
+        gold_seen=F("gold_seen") + 1, gold_correct=F("gold_correct") + int(correct)
+    )
+    stats, _ = BatchWorkerStats.objects.get_or_create(batch=batch, worker=worker)
+    BatchWorkerStats.objects.filter(id=stats.id).update(
+        gold_seen=F("gold_seen") + 1, gold_correct=F("gold_correct") + int(correct)
+    )
+    seen, right = stats.gold_seen + 1, stats.gold_correct + int(correct)
+    if stats.qualified is None and 0 < batch.qualification_size <= seen:
+        BatchWorkerStats.objects.filter(id=stats.id, qualified__isnull=True).update(
+            qualified=right >= batch.qualification_pass * batch.qualification_size
+        )
+    after_commit_review(worker_id=worker.id)
 
 
 def after_commit_review(*, worker_id: int) -> None:
@@ -155,9 +190,19 @@ def review_worker(*, worker_id: int) -> dict[str, int]:
         .order_by("id")
     )
     done = {"approved": 0, "rejected": 0, "flagged": 0}
+    if "straight_lining" in flags:
+        # Always the same place on screen is not an opinion: close the worker's batches.
+        for batch_id in {rating.batch_id for rating in pending}:
+            BatchWorkerStats.objects.update_or_create(
+                batch_id=batch_id, worker=worker, defaults={"qualified": False}
+            )
     for rating in pending:
-        if is_paused(worker=worker, batch=rating.batch):
-            reason = f"Failed quality checks (trust {worker.trust:.2f})."
+        if is_closed(worker=worker, batch=rating.batch):
+            reason = (
+                f"Failed quality checks (trust {worker.trust:.2f}, flags: "
+                + (", ".join(flags) or "none")
+                + ")."
+            )
             done["rejected"] += _decide(rating=rating, status=Rating.Status.REJECTED, reason=reason)
         elif flags:
             new = sorted(set(rating.flags) | set(flags))
@@ -208,18 +253,28 @@ def batch_votes(batch: Batch) -> tuple[list[Vote], dict[tuple[int, str, str], st
     return votes, gold
 
 
+def peer_evidence(
+    votes: list[Vote], *, accuracy: dict[int, float], skip: set
+) -> tuple[dict[int, int], dict[int, float]]:
+    """Per worker: its non-gold votes, and how many of them Dawid-Skene judges right.
+
+    The expected number right is the worker's estimated accuracy times its votes. The
+    estimate models that the other workers are noisy too, so an honest worker is not
+    penalised for disagreeing with a wrong crowd, and a random one earns about half.
+    """
+    seen: dict[int, int] = defaultdict(int)
+    for vote in votes:
+        if vote.pair not in skip:  # gold answers count through gold_seen already
+            seen[vote.worker] += 1
+    return seen, {worker: accuracy[worker] * n for worker, n in seen.items()}
+
+
 def aggregate_batch(*, batch_id: int) -> dict[str, float]:
     """Re-aggregates a batch; each worker's agreement with the result feeds its trust."""
     batch = Batch.objects.get(id=batch_id)
     votes, gold = batch_votes(batch)
     result = dawid_skene(votes, gold=gold)
-    seen: dict[int, int] = {}
-    agree: dict[int, int] = {}
-    for vote in votes:
-        if vote.pair in gold or vote.pair not in result.winners:
-            continue  # gold answers count through gold_seen already
-        seen[vote.worker] = seen.get(vote.worker, 0) + 1
-        agree[vote.worker] = agree.get(vote.worker, 0) + (result.winners[vote.pair] == vote.winner)
+    seen, agree = peer_evidence(votes, accuracy=result.accuracy, skip=set(gold))
     with transaction.atomic():
         for worker_id, n in seen.items():
             BatchWorkerStats.objects.update_or_create(

@@ -124,14 +124,18 @@ def test_agreement_is_krippendorffs_alpha(make_batch, make_worker, requester_cli
 
 
 def test_details_add_margin_and_agreement(make_batch, make_worker, requester_client):
-    batch = make_batch("pairwise", items=[{"prompt": "q", "responses": [
-        {"id": "a", "text": "A"}, {"id": "b", "text": "B"}]}], overlap=4)
+    batch = make_batch(
+        "pairwise",
+        items=[{"prompt": "q", "responses": [{"id": "a", "text": "A"}, {"id": "b", "text": "B"}]}],
+        overlap=4,
+    )
     for answer in (["a", "b"], ["a", "b"], ["a", "b"], ["b", "a"]):
         rate(make_worker(), lambda task, answer=answer: {"ranking": answer})
     url = reverse("batch-export", args=[batch.id])
     rows = lines(requester_client.get(url + "?details=1&method=majority"))
-    assert rows == [{"prompt": "q", "chosen": "A", "rejected": "B", "margin": 0.5,
-                     "agreement": 0.75}]
+    assert rows == [
+        {"prompt": "q", "chosen": "A", "rejected": "B", "margin": 0.5, "agreement": 0.75}
+    ]
     assert requester_client.get(url + "?method=vibes").status_code == 400
 
 
