@@ -35,7 +35,14 @@ run: install
 	@echo ""
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
-test: install-dev
+# A real LNbits for the lnbits backend tests, in its own virtualenv (it needs pydantic 1).
+LNBITS_VENV := .lnbits-venv
+$(LNBITS_VENV)/bin/lnbits:
+	$(PYTHON) -m venv $(LNBITS_VENV)
+	$(LNBITS_VENV)/bin/pip install -q --upgrade pip
+	$(LNBITS_VENV)/bin/pip install -q lnbits "bitstring<5"
+
+test: install-dev $(LNBITS_VENV)/bin/lnbits
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q chromium >/dev/null; } || echo "chromium not installed: browser tests will be skipped"
 	$(BIN)/python -m pytest
 

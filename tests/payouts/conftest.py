@@ -1,4 +1,18 @@
-"""Payouts tests run Celery jobs in-process unless a test starts a real worker."""
+"""Payouts tests run Celery jobs in-process unless a test starts a real worker; a real
+LNbits is started once per session for the lnbits backend tests (skipped when absent)."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,3 +36,102 @@ def healthy_fake_node():
     FakeBackend.mode = "ok"
     yield
     FakeBackend.mode = "ok"
+
+
+# --- a real LNbits (FakeWallet funding source) in its own virtualenv --------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+LNBITS_BIN = ROOT / ".lnbits-venv" / "bin" / "lnbits"
+
+
+@dataclass
+class Lnbits:
+    url: str
+    token: str  # the superuser's bearer token
+
+    def call(self, method: str, path: str, body: Any = None, **headers: str) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"{self.url}{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", **headers},
+        )
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return json.loads(response.read() or b"{}")
+
+    def new_wallet(self, name: str, *, sats: int = 0) -> dict[str, Any]:
+        wallet = self.call("POST", "/api/v1/account", {"name": name})
+        if sats:
+            self.call(
+                "PUT",
+                "/users/api/v1/balance",
+                {"id": wallet["id"], "amount": sats},
+                Authorization=f"Bearer {self.token}",
+            )
+        return wallet
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def lnbits(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lnbits]:
+    if not LNBITS_BIN.exists():
+        pytest.skip("LNbits is not installed (make .lnbits-venv)")
+    package = next((ROOT / ".lnbits-venv" / "lib").glob("python3*/site-packages/lnbits"))
+    home = tmp_path_factory.mktemp("lnbits")
+    (home / "lnbits").symlink_to(package)  # it serves lnbits/static relative to the cwd
+    (home / "data").mkdir()
+    (home / "extensions").mkdir()
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "LNBITS_BACKEND_WALLET_CLASS": "FakeWallet",
+        "LNBITS_DATA_FOLDER": str(home / "data"),
+        "LNBITS_EXTENSIONS_PATH": str(home / "extensions"),
+    }
+    log = open(home / "lnbits.log", "wb")  # noqa: SIM115  (closed below)
+    process = subprocess.Popen(
+        [str(LNBITS_BIN), "--host", "127.0.0.1", "--port", str(port)],
+        cwd=home,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # it runs its server in a child process: stop the group
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/v1/health", timeout=2)
+                break
+            except urllib.error.HTTPError:
+                break  # it answers
+            except (urllib.error.URLError, ConnectionError, OSError):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(
+                        f"LNbits did not start: {(home / 'lnbits.log').read_text()[-2000:]}"
+                    )
+                time.sleep(0.3)
+        server = Lnbits(url=url, token="")
+        password = "payouts-test-1"
+        answer = server.call(
+            "PUT",
+            "/api/v1/auth/first_install",
+            {"username": "admin", "password": password, "password_repeat": password},
+        )
+        server.token = answer["access_token"]
+        yield server
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
