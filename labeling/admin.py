@@ -15,11 +15,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from . import services
+from . import selectors, services
 from .batch_files import parse_batch_file
+from .charts import bar_chart, sparkline
 from .errors import DomainError
 from .models import Batch, Item, Rating, Report, Requester, TaskType, Worker
 from .models import Response as TaskResponse
+from .quality import review
 
 
 class OwnRowsMixin:
@@ -60,6 +62,43 @@ class BatchUploadForm(forms.Form):
             "or CSV with columns prompt,response_a,response_b."
         )
     )
+    review_mode = forms.ChoiceField(choices=Batch.Review.choices, initial=Batch.Review.AUTO)
+    auto_approve_trust = forms.FloatField(
+        min_value=0,
+        max_value=1,
+        initial=0.5,
+        help_text=_("Auto mode: approve at once from this trust (new workers start at 0.6)."),
+    )
+    min_seconds = forms.IntegerField(
+        min_value=0,
+        required=False,
+        help_text=_(
+            "Flag faster answers for review (empty: 3 s pairwise, 5 s ranking, 4 s Likert)."
+        ),
+    )
+    qualification_size = forms.IntegerField(
+        min_value=0,
+        max_value=50,
+        initial=0,
+        help_text=_("Entry test: gold items a new worker answers first (0: none)."),
+    )
+    gold_overlap = forms.IntegerField(
+        min_value=1,
+        max_value=1000,
+        initial=10,
+        help_text=_("How many workers answer each gold item."),
+    )
+
+    QUALITY_FIELDS = (
+        "review_mode",
+        "auto_approve_trust",
+        "min_seconds",
+        "qualification_size",
+        "gold_overlap",
+    )
+
+    def quality(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.QUALITY_FIELDS}
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -97,6 +136,7 @@ class BatchAdmin(OwnRowsMixin, admin.ModelAdmin):
         "items_count",
         "reward_msat",
         "export_links",
+        "dashboard_link",
     )
     list_filter = ("status", "task_type")
     search_fields = ("name",)
@@ -110,7 +150,14 @@ class BatchAdmin(OwnRowsMixin, admin.ModelAdmin):
         "progress",
         "export_links",
     )
-    fields = ("name", "status", "instructions", *readonly_fields)
+    fields = (
+        "name",
+        "status",
+        "instructions",
+        ("review_mode", "auto_approve_trust", "review_after_hours"),
+        ("pause_below_trust", "min_seconds"),
+        *readonly_fields,
+    )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return (
@@ -162,6 +209,43 @@ class BatchAdmin(OwnRowsMixin, admin.ModelAdmin):
             kwargs["choices"] = [(s.value, s.label) for s in self.REQUESTER_STATUSES]
         return super().formfield_for_choice_field(db_field, request, **kwargs)
 
+    def get_urls(self) -> list:
+        from django.urls import path
+
+        return [
+            path(
+                "<int:batch_id>/dashboard/",
+                self.admin_site.admin_view(self.dashboard_view),
+                name="labeling_batch_dashboard",
+            ),
+            *super().get_urls(),
+        ]
+
+    def dashboard_view(self, request: HttpRequest, batch_id: int) -> HttpResponse:
+        batch = self.get_queryset(request).filter(id=batch_id).first()
+        if batch is None:
+            return HttpResponseRedirect(reverse("admin:labeling_batch_changelist"))
+        data = selectors.batch_dashboard(batch=batch)
+        for worker in data["workers"]:
+            worker["chart"] = sparkline(worker["history"])
+        return TemplateResponse(
+            request,
+            "admin/labeling/batch/dashboard.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Dashboard: %(name)s") % {"name": batch.name},
+                "batch": batch,
+                "opts": self.model._meta,
+                "gold_chart": bar_chart(data["gold_accuracy"]),
+                **data,
+            },
+        )
+
+    @admin.display(description=_("Dashboard"))
+    def dashboard_link(self, batch: Batch) -> str:
+        url = reverse("admin:labeling_batch_dashboard", args=[batch.id])
+        return format_html('<a href="{}">{}</a>', url, _("quality"))
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return hasattr(request.user, "requester") and super().has_add_permission(request)
 
@@ -182,6 +266,7 @@ class BatchAdmin(OwnRowsMixin, admin.ModelAdmin):
                     reward_msat=data["reward_msat"],
                     overlap=data["overlap"],
                     items=data["items"],
+                    quality=form.quality(),
                 )
             except DomainError as error:
                 form.add_error(None, error_text(error))
@@ -229,10 +314,47 @@ class ItemAdmin(OwnRowsMixin, admin.ModelAdmin):
         return item.gold is not None
 
 
+class RejectForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        help_text=_("The workers see this reason next to the rejected rating."),
+    )
+
+
+class FlaggedFilter(admin.SimpleListFilter):
+    title = _("flags")
+    parameter_name = "flagged"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", _("Flagged")), ("no", _("Not flagged"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "yes":
+            return queryset.exclude(flags=[])
+        if self.value() == "no":
+            return queryset.filter(flags=[])
+        return queryset
+
+
 @admin.register(Rating)
 class RatingAdmin(OwnRowsMixin, admin.ModelAdmin):
-    list_display = ("id", "batch", "item_id", "worker_id", "status", "reward_msat", "created_at")
-    list_filter = ("status", "batch")
+    """The review screen: pending ratings with the task, the answer, flags and trust."""
+
+    list_display = (
+        "id",
+        "batch",
+        "prompt",
+        "answer",
+        "worker_id",
+        "trust",
+        "flags",
+        "gold_correct",
+        "seconds",
+        "status",
+        "reward_msat",
+    )
+    list_filter = ("status", FlaggedFilter, "batch")
     readonly_fields = (
         "assignment",
         "worker",
@@ -244,10 +366,81 @@ class RatingAdmin(OwnRowsMixin, admin.ModelAdmin):
         "status",
         "reward_msat",
         "reason",
+        "flags",
+        "gold_correct",
+        "position",
         "shown_at",
         "created_at",
+        "reviewed_at",
+        "reviewed_by",
     )
-    list_select_related = ("batch",)
+    list_select_related = ("batch", "item", "worker")
+    actions = ["approve_selected", "reject_selected"]
+
+    @admin.display(description=_("Prompt"))
+    def prompt(self, rating: Rating) -> str:
+        return rating.item.prompt[:60]
+
+    @admin.display(description=_("Answer"))
+    def answer(self, rating: Rating) -> str:
+        if rating.scores is not None:
+            return ", ".join(f"{k}: {v}" for k, v in rating.scores.items())
+        return " > ".join(rating.ranking or [])
+
+    @admin.display(description=_("Trust"))
+    def trust(self, rating: Rating) -> str:
+        return f"{rating.worker.trust:.2f}"
+
+    @admin.display(description=_("Seconds"))
+    def seconds(self, rating: Rating) -> str:
+        return f"{rating.seconds_taken:.0f}"
+
+    def _review(
+        self, request: HttpRequest, queryset: QuerySet, *, approve: bool, reason: str = ""
+    ) -> None:
+        requester = getattr(request.user, "requester", None)
+        if requester is None:
+            self.message_user(
+                request, _("Only a batch's requester reviews its ratings."), messages.ERROR
+            )
+            return
+        try:
+            count = review.review_ratings(
+                requester=requester,
+                rating_ids=list(queryset.values_list("id", flat=True)),
+                approve=approve,
+                reason=reason,
+            )
+        except DomainError as error:
+            self.message_user(request, error_text(error), messages.ERROR)
+            return
+        verb = _("approved") if approve else _("rejected")
+        self.message_user(
+            request, _("%(n)d rating(s) %(verb)s.") % {"n": count, "verb": verb}, messages.SUCCESS
+        )
+
+    @admin.action(description=_("Approve selected ratings (pays the workers)"))
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._review(request, queryset, approve=True)
+
+    @admin.action(description=_("Reject selected ratings (with a reason)"))
+    def reject_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        form = RejectForm(request.POST if "reason" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            self._review(request, queryset, approve=False, reason=form.cleaned_data["reason"])
+            return None
+        return TemplateResponse(
+            request,
+            "admin/labeling/rating/reject.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Reject ratings"),
+                "form": form,
+                "ratings": queryset,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
 
 
 @admin.register(Report)

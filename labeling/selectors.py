@@ -9,6 +9,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from .markdown import render_markdown
 from .models import Assignment, Batch, Item, Rating, Requester, Response, TaskType, Worker
 from .quality.aggregation import Pair, Vote, aggregate, krippendorff_alpha, votes_from_answer
+from .quality.trust import MIN_EVIDENCE_TO_PAUSE
 
 
 def assignment_with_task(*, assignment_id: int) -> Assignment:
@@ -210,3 +211,51 @@ def ratings_for_review(*, batch: Batch, status: str | None, limit: int = 500) ->
         }
         for r in ratings[:limit]
     ]
+
+
+def batch_dashboard(*, batch: Batch) -> dict[str, Any]:
+    """What a requester watches per batch: progress, quality, spend, and who to look at."""
+    from .models import BatchWorkerStats, TrustSnapshot
+
+    stats = list(
+        BatchWorkerStats.objects.filter(batch=batch).select_related("worker").order_by("worker_id")
+    )
+    buckets = [0] * 5  # gold accuracy 0-20 %, ..., 80-100 %
+    for row in stats:
+        if row.gold_seen:
+            buckets[min(4, int(5 * row.gold_correct / row.gold_seen))] += 1
+    history: dict[int, list[float]] = defaultdict(list)
+    for worker_id, value in TrustSnapshot.objects.filter(
+        worker_id__in=[row.worker_id for row in stats]
+    ).values_list("worker_id", "trust"):
+        history[worker_id].append(value)
+    pending = Count("id", filter=Q(status=Rating.Status.PENDING_REVIEW))
+    flagged = {
+        row["worker_id"]: row
+        for row in batch.ratings.exclude(flags=[])
+        .values("worker_id")
+        .annotate(flagged=Count("id"), pending=pending)
+    }
+    workers = [
+        {
+            "worker_id": row.worker_id,
+            "trust": row.worker.trust,
+            "gold": f"{row.gold_correct}/{row.gold_seen}",
+            "closed": row.qualified is False
+            or (
+                row.worker.evidence >= MIN_EVIDENCE_TO_PAUSE
+                and row.worker.trust < batch.pause_below_trust
+            ),
+            "flagged": flagged.get(row.worker_id, {}).get("flagged", 0),
+            "history": history.get(row.worker_id, []),
+        }
+        for row in stats
+    ]
+    return {
+        "progress": batch_progress(batch=batch),
+        "by_status": dict(
+            batch.ratings.values_list("status").annotate(n=Count("id")).values_list("status", "n")
+        ),
+        "gold_accuracy": [(f"{20 * i}-{20 * (i + 1)}%", n) for i, n in enumerate(buckets)],
+        "workers": sorted(workers, key=lambda w: (not w["closed"], -w["flagged"], w["trust"])),
+    }

@@ -1,0 +1,74 @@
+"""Tiny server-rendered SVG charts for the requester dashboard (no JavaScript)."""
+
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+
+def _n(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def bar_chart(bars: list[tuple[str, int]], *, width: int = 360, height: int = 120) -> SafeString:
+    """Vertical bars with their labels underneath and counts on top."""
+    if not bars:
+        return format_html("<p>{}</p>", "No data yet.")
+    top = max(count for _, count in bars) or 1
+    slot = width / len(bars)
+    plot = height - 34
+
+    def bar(i: int, label: str, count: int) -> tuple[str, ...]:
+        y = 14 + plot * (1 - count / top)
+        middle = _n(i * slot + slot / 2)
+        return (
+            _n(i * slot + 2),
+            _n(y),
+            _n(slot - 4),
+            _n(plot * count / top),
+            middle,
+            _n(y - 2),
+            str(count),
+            middle,
+            str(height - 6),
+            label,
+        )
+
+    rects = format_html_join(
+        "",
+        '<rect x="{}" y="{}" width="{}" height="{}" fill="#b45309"></rect>'
+        '<text x="{}" y="{}" font-size="10" text-anchor="middle">{}</text>'
+        '<text x="{}" y="{}" font-size="10" text-anchor="middle">{}</text>',
+        (bar(i, label, count) for i, (label, count) in enumerate(bars)),
+    )
+    return format_html(
+        '<svg viewBox="0 0 {} {}" width="{}" height="{}" role="img">{}</svg>',
+        width,
+        height,
+        width,
+        height,
+        rects,
+    )
+
+
+def sparkline(values: list[float], *, width: int = 160, height: int = 32) -> SafeString:
+    """A line of values in 0..1 (trust over time), with a dot on the latest."""
+    if not values:
+        return format_html("{}", "-")
+    step = width / max(1, len(values) - 1)
+
+    def y(value: float) -> float:
+        return (1 - value) * (height - 4) + 2
+
+    points = " ".join(f"{_n(i * step)},{_n(y(v))}" for i, v in enumerate(values))
+    return format_html(
+        '<svg viewBox="0 0 {} {}" width="{}" height="{}" role="img" aria-label="{}">'
+        '<polyline points="{}" fill="none" stroke="#1d4ed8" stroke-width="1.5"></polyline>'
+        '<circle cx="{}" cy="{}" r="2.5" fill="#1d4ed8"></circle></svg>',
+        width,
+        height,
+        width,
+        height,
+        f"trust now {values[-1]:.2f}",
+        points,
+        _n((len(values) - 1) * step),
+        _n(y(values[-1])),
+    )
