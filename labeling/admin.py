@@ -83,6 +83,7 @@ class BatchUploadForm(forms.Form):
         help_text=_("Entry test: gold items a new worker answers first (0: none)."),
     )
     gold_overlap = forms.IntegerField(
+        label=_("Workers per gold item"),
         min_value=1,
         max_value=1000,
         initial=10,
