@@ -38,8 +38,11 @@ def decode_invoice(pr: str) -> bolt11.Bolt11:
         raise InvoiceRefused("Cannot decode the invoice.") from exc
 
 
-def check_invoice(pr: str, *, min_msat: int, max_msat: int) -> CheckedInvoice:
-    decoded = decode_invoice(pr)
+def check_invoice(
+    pr: str, *, min_msat: int, max_msat: int, decoded: bolt11.Bolt11 | None = None
+) -> CheckedInvoice:
+    """Network, amount and expiry checks (decoding first unless given the decoded invoice)."""
+    decoded = decoded or decode_invoice(pr)
     expected = NETWORK_PREFIXES[settings.LIGHTNING_NETWORK]
     if decoded.currency != expected:
         raise InvoiceRefused(

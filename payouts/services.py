@@ -302,7 +302,9 @@ def accept_withdrawal_invoice(*, k1: str, pr: str) -> Withdrawal:
     now = timezone.now()
     if withdrawal.expires_at <= now:
         raise InvoiceRefused("This withdrawal link has expired.")
-    invoice = check_invoice(pr, min_msat=withdrawal.amount_msat, max_msat=withdrawal.amount_msat)
+    invoice = check_invoice(
+        pr, min_msat=withdrawal.amount_msat, max_msat=withdrawal.amount_msat, decoded=decoded
+    )
     try:
         with transaction.atomic():
             claimed = Withdrawal.objects.filter(
@@ -320,7 +322,9 @@ def accept_withdrawal_invoice(*, k1: str, pr: str) -> Withdrawal:
     if not claimed:
         withdrawal.refresh_from_db()
         return _already_claimed(withdrawal, invoice.payment_hash)
-    withdrawal.refresh_from_db()
+    withdrawal.status = Withdrawal.Status.PAYING
+    withdrawal.bolt11, withdrawal.payment_hash = invoice.bolt11, invoice.payment_hash
+    withdrawal.invoice_accepted_at = now
     return withdrawal
 
 
@@ -360,7 +364,9 @@ def pay_withdrawal(*, withdrawal_id: int) -> str:
         id=withdrawal_id, status=Withdrawal.Status.PAYING, send_started_at__isnull=True
     ).update(send_started_at=now):
         return reconcile_withdrawal(withdrawal_id=withdrawal_id)
-    withdrawal = Withdrawal.objects.get(id=withdrawal_id)
+    withdrawal = Withdrawal.objects.only(
+        "id", "worker_id", "amount_msat", "bolt11", "payment_hash", "status"
+    ).get(id=withdrawal_id)
     try:
         result = get_backend().pay_invoice(
             bolt11=withdrawal.bolt11,
@@ -384,14 +390,16 @@ def pay_withdrawal(*, withdrawal_id: int) -> str:
 
 def record_payment(*, withdrawal: Withdrawal, result: PaymentResult) -> str:
     """Finishes a `paying` withdrawal from the node's answer (once; later calls no-op)."""
-    if result.state == PaymentState.SUCCEEDED:
-        _mark_paid(withdrawal=withdrawal, result=result)
-    elif result.state == PaymentState.FAILED:
-        _mark_failed(withdrawal=withdrawal, reason=result.reason or "payment failed")
+    if result.state == PaymentState.SUCCEEDED and _mark_paid(withdrawal=withdrawal, result=result):
+        return Withdrawal.Status.PAID
+    if result.state == PaymentState.FAILED and _mark_failed(
+        withdrawal=withdrawal, reason=result.reason or "payment failed"
+    ):
+        return Withdrawal.Status.FAILED
     return Withdrawal.objects.values_list("status", flat=True).get(id=withdrawal.id)
 
 
-def _mark_paid(*, withdrawal: Withdrawal, result: PaymentResult) -> None:
+def _mark_paid(*, withdrawal: Withdrawal, result: PaymentResult) -> bool:
     fee_msat = max(int(result.fee_msat), 0)
     with transaction.atomic():
         if not Withdrawal.objects.filter(id=withdrawal.id, status=Withdrawal.Status.PAYING).update(
@@ -400,7 +408,7 @@ def _mark_paid(*, withdrawal: Withdrawal, result: PaymentResult) -> None:
             preimage=result.preimage[:64],
             finished_at=timezone.now(),
         ):
-            return
+            return False
         legs = [
             (ledger.worker_held(withdrawal.worker_id), -withdrawal.amount_msat),
             (ledger.LIGHTNING_OUT, withdrawal.amount_msat + fee_msat),
@@ -410,6 +418,7 @@ def _mark_paid(*, withdrawal: Withdrawal, result: PaymentResult) -> None:
         ledger.transfer(
             kind=Kind.WITHDRAWAL_PAID, reference=f"withdrawal:{withdrawal.id}", legs=legs
         )
+    return True
 
 
 def _return_hold(*, withdrawal: Withdrawal, to_status: str, from_status: str, reason: str) -> bool:
@@ -429,8 +438,8 @@ def _return_hold(*, withdrawal: Withdrawal, to_status: str, from_status: str, re
     return True
 
 
-def _mark_failed(*, withdrawal: Withdrawal, reason: str) -> None:
-    _return_hold(
+def _mark_failed(*, withdrawal: Withdrawal, reason: str) -> bool:
+    return _return_hold(
         withdrawal=withdrawal,
         to_status=Withdrawal.Status.FAILED,
         from_status=Withdrawal.Status.PAYING,

@@ -11,9 +11,11 @@ import os
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 import bolt11
 from bolt11 import Bolt11, MilliSatoshi, TagChar, Tags
+from coincurve import PrivateKey
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -63,6 +65,11 @@ def sign_invoice(
         amount_msat=MilliSatoshi(amount_msat) if amount_msat else None,
     )
     return bolt11.encode(invoice, private_key=private_key)
+
+
+@cache
+def node_public_key() -> str:
+    return PrivateKey(bytes.fromhex(node_private_key())).public_key.format().hex()
 
 
 class FakeBackend(LightningBackend):
@@ -164,8 +171,10 @@ class FakeBackend(LightningBackend):
                     reason=reason,
                     created_at=now,
                 )
-                own = FakeNodeInvoice.objects.filter(payment_hash=decoded.payment_hash).first()
-                if own is not None and state == PaymentState.SUCCEEDED:
+                own = None
+                if decoded.payee == node_public_key() and state == PaymentState.SUCCEEDED:
+                    own = FakeNodeInvoice.objects.filter(payment_hash=decoded.payment_hash).first()
+                if own is not None:
                     payment.preimage = own.preimage  # paying ourselves: the real preimage
                     payment.save(update_fields=["preimage"])
                     FakeNodeInvoice.objects.filter(
