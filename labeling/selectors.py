@@ -76,9 +76,14 @@ def batch_progress(*, batch: Batch) -> dict[str, Any]:
     }
 
 
-def _approved_votes(batch: Batch) -> tuple[list[Vote], dict[Pair, str]]:
-    """Votes of approved ratings (gold items included: they anchor worker accuracy)."""
-    ratings = batch.ratings.filter(status=Rating.Status.APPROVED).values_list(
+def batch_votes(
+    *, batch: Batch, statuses: tuple[str, ...] = (Rating.Status.APPROVED,)
+) -> tuple[list[Vote], dict[Pair, str]]:
+    """Pair votes of the batch's ratings in `statuses`, and the gold answers as pair winners.
+
+    Gold items' votes are included: they anchor the estimate of each worker's accuracy.
+    """
+    ratings = batch.ratings.filter(status__in=statuses).values_list(
         "worker_id", "item_id", "ranking", "scores"
     )
     votes = [
@@ -133,7 +138,7 @@ def export_trl(
     RewardTrainer reads) and `agreement` (share of votes for the chosen answer).
     `with_item` adds `item_id`, for splits that keep an item's pairs together.
     """
-    votes, gold = _approved_votes(batch)
+    votes, gold = batch_votes(batch=batch)
     winners = aggregate(votes, method=method, gold=gold)
     tally: dict[Pair, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for vote in votes:

@@ -12,11 +12,11 @@ from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
-from .. import signals
+from .. import selectors, signals
 from ..errors import DomainError, InvalidBatch, NotFound
 from ..models import Batch, BatchWorkerStats, Item, Rating, Requester, TrustSnapshot, Worker
 from . import trust
-from .aggregation import Vote, dawid_skene, votes_from_answer
+from .aggregation import Vote, dawid_skene
 
 QUALITY_FIELDS = {
     "review_mode": str,
@@ -235,22 +235,10 @@ def approve_overdue(*, now: datetime | None = None) -> int:
 
 
 def batch_votes(batch: Batch) -> tuple[list[Vote], dict[tuple[int, str, str], str]]:
-    """Votes of the batch's non-rejected ratings, and the gold answers as pair winners."""
-    ratings = batch.ratings.exclude(status=Rating.Status.REJECTED).values_list(
-        "worker_id", "item_id", "ranking", "scores"
+    """Votes of every rating not rejected (waiting ones included), and the gold answers."""
+    return selectors.batch_votes(
+        batch=batch, statuses=(Rating.Status.APPROVED, Rating.Status.PENDING_REVIEW)
     )
-    votes = [
-        vote
-        for worker_id, item_id, ranking, scores in ratings
-        for vote in votes_from_answer(
-            worker=worker_id, item=item_id, ranking=ranking, scores=scores
-        )
-    ]
-    gold = {}
-    for item_id, order in batch.items.filter(gold__isnull=False).values_list("id", "gold"):
-        for vote in votes_from_answer(worker=0, item=item_id, ranking=order, scores=None):
-            gold[vote.pair] = vote.winner
-    return votes, gold
 
 
 def peer_evidence(
