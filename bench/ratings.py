@@ -62,13 +62,16 @@ def prepare(workers: int, items: int) -> list[str]:
         requester=requester, name="bench", task_type="pairwise", instructions="Pick one.",
         reward_msat=1_000, overlap=3,
         items=services.validate_items(task_type="pairwise", items=raw),
+        quality={"min_seconds": 0},  # simulated labelers answer at once
     )
     tokens = []
     for _ in range(workers):
         worker = worker_for_key(PrivateKey().public_key.format().hex())
         tokens.append(Token.objects.create(user=worker.user).key)
-    from django.db import connections
+    from django.db import connection, connections
 
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # as autovacuum would have, for realistic query plans
     connections.close_all()
     return tokens
 

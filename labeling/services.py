@@ -192,7 +192,11 @@ def _claim_item(*, worker: Worker) -> Item | None:
         .order_by("batch_id", "id")
         .select_for_update(skip_locked=True, of=("self",))
     )
-    for item in candidates[:3]:
+    for _ in range(3):
+        # One row at a time: every row the SELECT returns stays locked until commit.
+        item = next(iter(candidates[:1]), None)
+        if item is None:
+            return None
         # Locked on PostgreSQL, so this always succeeds there; elsewhere it is the guard.
         if Item.objects.filter(id=item.id, slots_left__gt=0).update(slots_left=F("slots_left") - 1):
             return item
