@@ -206,6 +206,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "labeling.approve_overdue": {"task": "labeling.approve_overdue", "schedule": 600.0},
     "payouts.reconcile": {"task": "payouts.reconcile", "schedule": 30.0},
+    "payouts.push_lightning_addresses": {
+        "task": "payouts.push_lightning_addresses",
+        "schedule": 60.0,
+    },
 }
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -17,6 +17,11 @@ api_v1 = [
     ),
     path("auth/lnurl/<str:k1>/", payouts_api.LnurlAuthPollView.as_view(), name="lnurl-auth-poll"),
     path("me/", payouts_api.MeView.as_view(), name="me"),
+    path(
+        "me/lightning-address/",
+        payouts_api.LightningAddressView.as_view(),
+        name="lightning-address",
+    ),
     path("requester/", payouts_api.RequesterView.as_view(), name="requester"),
     path("deposits/", payouts_api.DepositCreateView.as_view(), name="deposit-create"),
     path(

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import services
-from .models import Account, Deposit, Entry, Transfer, Withdrawal
+from .models import Account, Deposit, Entry, LightningAddress, Transfer, Withdrawal
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -116,3 +116,10 @@ class WithdrawalAdmin(ReadOnlyAdmin):
             % {"n": len(results), "done": sum(r != Withdrawal.Status.PAYING for r in results)},
             messages.INFO,
         )
+
+
+@admin.register(LightningAddress)
+class LightningAddressAdmin(ReadOnlyAdmin):
+    list_display = ("worker", "address", "threshold_msat", "enabled", "last_error", "updated_at")
+    list_filter = ("enabled",)
+    search_fields = ("address", "worker__linking_key")

@@ -21,7 +21,7 @@ from labeling.permissions import IsRequester, IsWorker
 from . import lnurl_auth, lnurl_withdraw, selectors, services
 from .errors import InvoiceRefused
 from .lightning import get_backend
-from .models import Deposit, Withdrawal
+from .models import Deposit, LightningAddress, Withdrawal
 
 
 def lnurl_error(reason: str) -> JsonResponse:
@@ -333,3 +333,44 @@ class LnurlWithdrawCallbackView(APIView):
         except InvoiceRefused as refused:
             return lnurl_error(str(refused))
         return JsonResponse({"status": "OK"})
+
+
+# --- Lightning Address for automatic payouts (LUD-16) ----------------------------------
+
+
+class LightningAddressSerializer(serializers.Serializer):
+    address = serializers.CharField(max_length=320)
+    threshold_msat = serializers.IntegerField(
+        min_value=1_000, max_value=services.MAX_AMOUNT_MSAT, default=1_000
+    )
+    enabled = serializers.BooleanField(read_only=True)
+    last_error = serializers.CharField(read_only=True)
+
+
+class LightningAddressView(APIView):
+    """The worker's Lightning Address: balances at or above the threshold are pushed there."""
+
+    permission_classes = [IsWorker]
+
+    @extend_schema(responses={200: LightningAddressSerializer, 404: dict})
+    def get(self, request: Request) -> Response:
+        config = LightningAddress.objects.filter(worker=request.user.worker).first()
+        if config is None:
+            raise NotFound("No Lightning Address set.")
+        return Response(LightningAddressSerializer(config).data)
+
+    @extend_schema(request=LightningAddressSerializer, responses={200: LightningAddressSerializer})
+    def put(self, request: Request) -> Response:
+        data = LightningAddressSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        config = services.set_lightning_address(
+            worker=request.user.worker,
+            address=data.validated_data["address"],
+            threshold_msat=data.validated_data["threshold_msat"],
+        )
+        return Response(LightningAddressSerializer(config).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request) -> Response:
+        services.remove_lightning_address(worker=request.user.worker)
+        return Response(status=status.HTTP_204_NO_CONTENT)

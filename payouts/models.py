@@ -227,3 +227,20 @@ class FakeNodePayment(models.Model):
 
     def __str__(self) -> str:
         return f"fake payment {self.payment_hash[:12]}… {self.state}"
+
+
+class LightningAddress(models.Model):
+    """A worker's Lightning Address (LUD-16) for automatic payouts: whenever the available
+    balance reaches `threshold_msat`, the periodic job pushes it there."""
+
+    worker = models.OneToOneField(
+        Worker, on_delete=models.CASCADE, related_name="lightning_address"
+    )
+    address = models.CharField(max_length=320)
+    threshold_msat = models.PositiveBigIntegerField(default=1_000)
+    enabled = models.BooleanField(default=True)
+    last_error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.address

@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from labeling.errors import InsufficientBalance
 from labeling.models import Batch, Rating, Requester, Worker
 
-from . import ledger
+from . import ledger, lightning_address
 from .errors import BackendNotFake, DepositRefused, InvoiceRefused, WithdrawalRefused
 from .invoices import check_invoice, decode_invoice
 from .lightning import (
@@ -29,7 +30,7 @@ from .lightning import (
     PaymentState,
     get_backend,
 )
-from .models import Deposit, Transfer, Withdrawal
+from .models import Account, Deposit, LightningAddress, Transfer, Withdrawal
 
 log = logging.getLogger(__name__)
 Kind = Transfer.Kind
@@ -243,7 +244,9 @@ def fund_requester(*, requester: Requester, amount_msat: int) -> Deposit:
 # --- withdrawals ------------------------------------------------------------------------
 
 
-def create_withdrawal(*, worker: Worker, amount_msat: int | None = None) -> Withdrawal:
+def create_withdrawal(
+    *, worker: Worker, amount_msat: int | None = None, lightning_address: str = ""
+) -> Withdrawal:
     """Holds the amount (default: the whole available balance) and opens an LNURL-withdraw."""
     if amount_msat is None:
         amount_msat = ledger.balance_msat(ledger.worker_available(worker.id))
@@ -262,6 +265,7 @@ def create_withdrawal(*, worker: Worker, amount_msat: int | None = None) -> With
                 amount_msat=amount_msat,
                 created_at=now,
                 expires_at=now + timedelta(seconds=settings.PAYOUT_WITHDRAWAL_TTL_SECONDS),
+                lightning_address=lightning_address,
             )
             ledger.transfer(
                 kind=Kind.WITHDRAWAL_HOLD,
@@ -508,3 +512,96 @@ def reconcile_payouts(*, now: datetime | None = None, limit: int = 1000) -> dict
         "expired": expire_withdrawals(now=now, limit=limit),
         "deposits_credited": refresh_unpaid_deposits(),
     }
+
+
+# --- Lightning Address push (LUD-16) ----------------------------------------------------
+
+
+def set_lightning_address(
+    *, worker: Worker, address: str, threshold_msat: int = 1_000
+) -> LightningAddress:
+    """Saves the worker's address for automatic payouts once it resolves to a pay service."""
+    address = address.strip().lower()
+    if not 1_000 <= threshold_msat <= MAX_AMOUNT_MSAT:
+        raise WithdrawalRefused({"threshold_msat": ["At least 1000 msat (1 sat)."]})
+    try:
+        lightning_address.resolve(address)
+    except lightning_address.AddressError as exc:
+        raise WithdrawalRefused({"address": [str(exc)]}) from exc
+    config, _ = LightningAddress.objects.update_or_create(
+        worker=worker,
+        defaults={
+            "address": address,
+            "threshold_msat": threshold_msat,
+            "enabled": True,
+            "last_error": "",
+        },
+    )
+    return config
+
+
+def remove_lightning_address(*, worker: Worker) -> None:
+    LightningAddress.objects.filter(worker=worker).delete()
+
+
+def push_to_lightning_address(*, worker_id: int) -> Withdrawal | None:
+    """Pays the worker's available balance (whole sats) to their Lightning Address through
+    the same withdrawal state machine and payment job. None when there is nothing to do."""
+    config = LightningAddress.objects.filter(worker_id=worker_id, enabled=True).first()
+    if config is None:
+        return None
+    in_flight = Withdrawal.objects.filter(
+        worker_id=worker_id,
+        status__in=[Withdrawal.Status.OPEN, Withdrawal.Status.PAYING],
+    ).exclude(lightning_address="")
+    if in_flight.exists():
+        return None
+    balance_msat = ledger.balance_msat(ledger.worker_available(worker_id))
+    if balance_msat < max(config.threshold_msat, 1_000):
+        return None
+
+    def failed(reason: str) -> None:
+        LightningAddress.objects.filter(id=config.id).update(last_error=reason[:1000])
+
+    try:
+        pay_request = lightning_address.resolve(config.address)
+    except lightning_address.AddressError as exc:
+        failed(str(exc))
+        return None
+    amount_msat = min(balance_msat, pay_request.max_msat)
+    amount_msat -= amount_msat % 1_000
+    if amount_msat < max(pay_request.min_msat, 1_000):
+        failed(f"The address accepts at least {pay_request.min_msat} msat.")
+        return None
+    worker = Worker.objects.get(id=worker_id)
+    try:
+        withdrawal = create_withdrawal(
+            worker=worker, amount_msat=amount_msat, lightning_address=config.address
+        )
+    except WithdrawalRefused:
+        return None  # the balance moved meanwhile: the next run tries again
+    try:
+        invoice = lightning_address.fetch_invoice(pay_request, amount_msat=amount_msat)
+        accepted = accept_withdrawal_invoice(k1=withdrawal.k1, pr=invoice.bolt11)
+    except (lightning_address.AddressError, InvoiceRefused) as exc:
+        _return_hold(
+            withdrawal=withdrawal,
+            to_status=Withdrawal.Status.FAILED,
+            from_status=Withdrawal.Status.OPEN,
+            reason=str(exc),
+        )
+        failed(str(exc))
+        withdrawal.refresh_from_db()
+        return withdrawal
+    LightningAddress.objects.filter(id=config.id).update(last_error="")
+    return accepted
+
+
+def push_lightning_addresses(*, limit: int = 500) -> int:
+    """The periodic job: every enabled address whose worker's balance reached its threshold."""
+    due = LightningAddress.objects.filter(
+        enabled=True,
+        worker__accounts__kind=Account.Kind.WORKER_AVAILABLE,
+        worker__accounts__balance_msat__gte=F("threshold_msat"),
+    ).values_list("worker_id", flat=True)[:limit]
+    return sum(push_to_lightning_address(worker_id=worker_id) is not None for worker_id in due)

@@ -23,3 +23,8 @@ def pay_withdrawal(withdrawal_id: int, **kwargs: Any) -> str:
 @shared_task(name="payouts.reconcile")
 def reconcile(**kwargs: Any) -> dict[str, int]:
     return services.reconcile_payouts()
+
+
+@shared_task(name="payouts.push_lightning_addresses")
+def push_lightning_addresses(**kwargs: Any) -> int:
+    return services.push_lightning_addresses()

@@ -8,4 +8,9 @@ urlpatterns = [
     path("logout/", views.logout_view, name="logout"),
     path("earnings/", views.earnings_page, name="earnings"),
     path("earnings/withdraw/", views.withdraw_start, name="withdraw"),
+    path(
+        "earnings/lightning-address/",
+        views.lightning_address_form,
+        name="lightning-address-form",
+    ),
 ]

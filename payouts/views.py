@@ -17,7 +17,7 @@ from labeling.selectors import worker_earnings
 
 from . import lnurl_auth, lnurl_withdraw, services, wallet
 from .errors import WithdrawalRefused
-from .models import Withdrawal
+from .models import LightningAddress, Withdrawal
 
 
 def demo_wallet_enabled() -> bool:
@@ -93,6 +93,7 @@ def earnings_page(request: HttpRequest) -> HttpResponse:
         "ratings": ratings,
         "withdrawal": withdrawal,
         "withdrawals": Withdrawal.objects.filter(worker=worker)[:20],
+        "lightning_address": LightningAddress.objects.filter(worker=worker).first(),
     }
     if withdrawal is not None and withdrawal.status == Withdrawal.Status.OPEN:
         links = lnurl_withdraw.links(withdrawal)
@@ -126,3 +127,22 @@ def withdraw_start(request: HttpRequest) -> HttpResponse:
         messages.error(request, text)
         return redirect("earnings")
     return redirect(f"{reverse('earnings')}?withdrawal={withdrawal.id}#withdraw")
+
+
+@login_required
+@require_POST
+def lightning_address_form(request: HttpRequest) -> HttpResponse:
+    """Sets (or, empty, removes) the worker's Lightning Address for automatic payouts."""
+    worker = getattr(request.user, "worker", None)
+    if worker is None:
+        return redirect("login")
+    address = request.POST.get("address", "").strip()
+    if not address:
+        services.remove_lightning_address(worker=worker)
+        return redirect("earnings")
+    try:
+        services.set_lightning_address(worker=worker, address=address)
+    except WithdrawalRefused as refused:
+        detail = refused.detail
+        messages.error(request, detail["address"][0] if isinstance(detail, dict) else str(detail))
+    return redirect(f"{reverse('earnings')}#lightning-address")

@@ -21,7 +21,7 @@ def admin_client(client, db):
 def test_every_payouts_admin_page_renders(admin_client, worker, requester):
     credit_worker(worker, 5_000)
     open_withdrawal(worker, 1_000)
-    for model in ["transfer", "account", "deposit", "withdrawal"]:
+    for model in ["transfer", "account", "deposit", "withdrawal", "lightningaddress"]:
         response = admin_client.get(reverse(f"admin:payouts_{model}_changelist"))
         assert response.status_code == 200, model
     assert (

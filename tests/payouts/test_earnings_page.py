@@ -70,3 +70,17 @@ def test_an_open_withdrawal_stays_on_the_page_after_a_reload(client, worker):
     page = client.get(reverse("earnings")).content.decode()
     assert 'href="lightning:LNURL1' in page
     assert 'action="/earnings/withdraw/"' not in page  # one open withdrawal at a time on the page
+
+
+def test_the_page_sets_and_clears_a_lightning_address(client, worker, monkeypatch):
+    from payouts import lightning_address
+
+    logged_in(client, worker)
+    monkeypatch.setattr(lightning_address, "resolve", lambda address: None)
+    client.post(reverse("lightning-address-form"), {"address": "Alice@Wallet.example"})
+    assert worker.lightning_address.address == "alice@wallet.example"
+    assert "alice@wallet.example" in client.get(reverse("earnings")).content.decode()
+    client.post(reverse("lightning-address-form"), {"address": ""})
+    from payouts.models import LightningAddress
+
+    assert not LightningAddress.objects.exists()

@@ -1,0 +1,144 @@
+"""Lightning Address push (LUD-16): balances at the worker's threshold are paid to their
+address by the same withdrawal state machine; a service's bad invoice pays nothing."""
+
+import hashlib
+import json
+from http.server import BaseHTTPRequestHandler
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from coincurve import PrivateKey
+from django.urls import reverse
+
+from payouts import ledger, services, wallet
+from payouts.models import FakeNodePayment, LightningAddress, Withdrawal
+
+from .factories import credit_worker
+from .node_servers import QuickServer
+
+METADATA = json.dumps([["text/plain", "Pay alice"], ["text/identifier", "alice@127.0.0.1"]])
+
+
+class PayService:
+    """A wallet provider's LNURL-pay endpoint (LUD-06/16) on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.mode = "ok"
+        self.key = PrivateKey()
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                url = urlparse(self.path)
+                if service.mode == "error":
+                    return self.reply({"status": "ERROR", "reason": "account closed"})
+                if url.path == "/.well-known/lnurlp/alice":
+                    return self.reply(
+                        {
+                            "tag": "payRequest",
+                            "callback": f"{service.base}/lnurlp/alice/callback",
+                            "minSendable": 1_000,
+                            "maxSendable": 50_000_000,
+                            "metadata": METADATA,
+                        }
+                    )
+                if url.path == "/lnurlp/alice/callback":
+                    amount = int(parse_qs(url.query)["amount"][0])
+                    description_hash = hashlib.sha256(METADATA.encode()).hexdigest()
+                    if service.mode == "wrong-amount":
+                        amount += 1_000
+                    if service.mode == "wrong-hash":
+                        description_hash = hashlib.sha256(b"other").hexdigest()
+                    pr, _ = wallet.make_invoice(
+                        service.key,
+                        amount_msat=amount,
+                        network="regtest",
+                        description=None,
+                        description_hash=description_hash,
+                    )
+                    return self.reply({"pr": pr, "routes": []})
+                self.send_response(404)
+                self.end_headers()
+
+            def reply(self, body):
+                raw = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+        import threading
+
+        self.httpd = QuickServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.address = f"alice@127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def service():
+    running = PayService()
+    yield running
+    running.close()
+
+
+def test_a_worker_sets_an_address_and_the_balance_is_pushed_there(
+    service, worker, worker_client, django_capture_on_commit_callbacks
+):
+    response = worker_client.put(
+        reverse("lightning-address"),
+        {"address": service.address, "threshold_msat": 5_000},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert worker_client.get(reverse("lightning-address")).json()["address"] == service.address
+    credit_worker(worker, 4_500)
+    assert services.push_lightning_addresses() == 0  # below the threshold
+    credit_worker(worker, 3_250)  # 7_750 msat: 7 whole sats go out
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.push_lightning_addresses() == 1
+    withdrawal = Withdrawal.objects.get()
+    assert withdrawal.status == "paid" and withdrawal.amount_msat == 7_000
+    assert withdrawal.lightning_address == service.address
+    assert FakeNodePayment.objects.get().amount_msat == 7_000
+    assert ledger.balance_msat(ledger.worker_available(worker.id)) == 750
+    assert services.push_lightning_addresses() == 0
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [("wrong-amount", "between"), ("wrong-hash", "description hash"), ("error", "refused")],
+)
+def test_a_bad_answer_from_the_service_pays_nothing_and_returns_the_hold(
+    service, worker, mode, reason
+):
+    LightningAddress.objects.create(worker=worker, address=service.address, threshold_msat=1_000)
+    credit_worker(worker, 9_000)
+    service.mode = mode
+    services.push_to_lightning_address(worker_id=worker.id)
+    assert FakeNodePayment.objects.count() == 0
+    assert ledger.balance_msat(ledger.worker_available(worker.id)) == 9_000
+    assert ledger.balance_msat(ledger.worker_held(worker.id)) == 0
+    assert reason in LightningAddress.objects.get().last_error
+    assert not Withdrawal.objects.filter(status__in=["open", "paying"]).exists()
+
+
+@pytest.mark.parametrize("address", ["not-an-address", "bob@", "alice@127.0.0.1:9"])
+def test_an_address_that_does_not_resolve_is_refused(worker_client, address):
+    response = worker_client.put(reverse("lightning-address"), {"address": address}, format="json")
+    assert response.status_code == 400
+    assert not LightningAddress.objects.exists()
+
+
+def test_removing_the_address(service, worker_client):
+    worker_client.put(reverse("lightning-address"), {"address": service.address}, format="json")
+    assert worker_client.delete(reverse("lightning-address")).status_code == 204
+    assert worker_client.get(reverse("lightning-address")).status_code == 404
