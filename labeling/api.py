@@ -47,7 +47,7 @@ class NextTaskView(APIView):
         assignment = services.next_assignment_for(worker=request.user.worker)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(selectors.task_payload(assignment=assignment))
+        return Response(selectors.task_payload(assignment=assignment, worker=request.user.worker))
 
 
 class SubmitInSerializer(serializers.Serializer):

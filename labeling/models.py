@@ -110,6 +110,11 @@ class Batch(models.Model):
         default=10,
         help_text=_("How many workers answer each gold item (gold checks every worker)."),
     )
+    bonus_percent = models.PositiveSmallIntegerField(
+        default=0,
+        help_text=_("Pay by quality: workers at or above the bonus trust earn this much more."),
+    )
+    bonus_trust = models.FloatField(default=0.8)
     qualification_size = models.PositiveSmallIntegerField(
         default=0,
         help_text=_("Entry test: a new worker first answers this many gold items; 0 for none."),
@@ -134,8 +139,18 @@ class Batch(models.Model):
         )
 
     @property
+    def bonus_msat(self) -> int:
+        """Extra pay per rating for trusted workers (pay by quality)."""
+        return self.reward_msat * self.bonus_percent // 100
+
+    def reward_for(self, worker: "Worker") -> int:
+        bonus = self.bonus_percent and worker.trust >= self.bonus_trust
+        return self.reward_msat + (self.bonus_msat if bonus else 0)
+
+    @property
     def cost_msat(self) -> int:
-        return self.reward_msat * self.ratings_needed
+        """Reserved up front: every slot at the highest pay (unused bonus is released)."""
+        return (self.reward_msat + self.bonus_msat) * self.ratings_needed
 
 
 class Item(models.Model):

@@ -21,15 +21,26 @@ def assignment_with_task(*, assignment_id: int) -> Assignment:
     )
 
 
-def task_payload(*, assignment: Assignment) -> dict[str, Any]:
-    """The task as the worker sees it: responses in this assignment's own order."""
+def task_payload(*, assignment: Assignment, worker: Worker) -> dict[str, Any]:
+    """The task as the worker sees it: responses in this assignment's own order.
+
+    `reward_msat` is what this worker earns for it now; a batch that pays by quality
+    also says what trusted workers get and from which trust.
+    """
     item = assignment.item
     batch = item.batch
     texts = {response.key: response.text for response in item.responses.all()}
     return {
         "assignment_id": assignment.id,
         "expires_at": assignment.expires_at,
-        "reward_msat": batch.reward_msat,
+        "reward_msat": batch.reward_for(worker),
+        "bonus": {
+            "bonus_msat": batch.bonus_msat,
+            "min_trust": batch.bonus_trust,
+            "your_trust": round(worker.trust, 2),
+        }
+        if batch.bonus_percent
+        else None,
         "task": {
             "type": batch.task_type,
             "instructions": batch.instructions,

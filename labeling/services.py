@@ -380,7 +380,7 @@ def submit_rating(
             scores=scores,
             rationale=rationale,
             status=status,
-            reward_msat=batch.reward_msat,
+            reward_msat=batch.reward_for(worker),
             shown_at=assignment.created_at,
             created_at=now,
             flags=flags,

@@ -20,7 +20,7 @@ def work_page(request: HttpRequest) -> HttpResponse:
     if worker is None:
         return redirect("login")
     assignment = services.next_assignment_for(worker=worker)
-    task = selectors.task_payload(assignment=assignment) if assignment else None
+    task = selectors.task_payload(assignment=assignment, worker=worker) if assignment else None
     return render(
         request,
         "labeling/work.html",

@@ -54,6 +54,14 @@
     $("hint").textContent = T[t.type];
     $("rationale").value = "";
     $("reward").textContent = "+" + sats(payload.reward_msat);
+    var bonus = payload.bonus;
+    $("bonus").hidden = !bonus;
+    if (bonus) {
+      $("bonus").textContent = bonus.your_trust >= bonus.min_trust
+        ? T.bonus_yes + sats(bonus.bonus_msat)
+        : T.bonus_no.replace("%(min)s", bonus.min_trust).replace("%(bonus)s", sats(bonus.bonus_msat))
+            .replace("%(trust)s", bonus.your_trust);
+    }
     $("undo").hidden = t.type !== "ranking";
     var list = $("responses");
     list.textContent = "";

@@ -126,7 +126,8 @@ def make_batch(requester: Requester) -> Callable[..., Batch]:
         # Batches reserve their cost: fund the owner first, through a real (fake-node) deposit.
         gold = sum("gold" in item for item in raw)
         gold_overlap = (quality or {}).get("gold_overlap", 10)
-        cost_msat = reward_msat * (overlap * (len(raw) - gold) + gold_overlap * gold)
+        per_slot = reward_msat + reward_msat * (quality or {}).get("bonus_percent", 0) // 100
+        cost_msat = per_slot * (overlap * (len(raw) - gold) + gold_overlap * gold)
         if cost_msat >= 1_000:
             payouts_services.fund_requester(requester=owner or requester, amount_msat=cost_msat)
         elif cost_msat:

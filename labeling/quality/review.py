@@ -26,6 +26,8 @@ QUALITY_FIELDS = {
     "min_seconds": int,
     "qualification_size": int,
     "gold_overlap": int,
+    "bonus_percent": int,
+    "bonus_trust": float,
     "qualification_pass": float,
 }
 
@@ -57,7 +59,9 @@ def clean_quality_options(options: dict[str, Any]) -> dict[str, Any]:
         clean[name] = value
     if "review_mode" in clean and clean["review_mode"] not in Batch.Review.values:
         raise InvalidBatch({"review_mode": [f"One of: {', '.join(Batch.Review.values)}."]})
-    for name in ("auto_approve_trust", "pause_below_trust", "qualification_pass"):
+    if not 0 <= clean.get("bonus_percent", 0) <= 100:
+        raise InvalidBatch({"bonus_percent": ["Between 0 and 100."]})
+    for name in ("auto_approve_trust", "pause_below_trust", "qualification_pass", "bonus_trust"):
         if name in clean and not 0 <= clean[name] <= 1:
             raise InvalidBatch({name: ["Between 0 and 1."]})
     if not 1 <= clean.get("gold_overlap", 1) <= 1000:

@@ -46,7 +46,7 @@ def test_gold_answers_are_checked_and_counted(make_batch, worker):
 def test_gold_is_not_shown_to_workers(make_batch, worker_client):
     make_batch("pairwise", items=gold_items(1))
     task = worker_client.get(reverse("task-next")).json()
-    assert set(task) == {"assignment_id", "expires_at", "reward_msat", "task"}
+    assert set(task) == {"assignment_id", "expires_at", "reward_msat", "bonus", "task"}
     assert "gold" not in task["task"]
     # an answer claiming to be the gold changes nothing: only the ranking counts
     response = worker_client.post(
@@ -339,3 +339,28 @@ def test_entry_test_serves_gold_first_and_a_failed_test_closes_the_batch(make_ba
     assert review.is_closed(worker=failing, batch=batch)
     assert services.next_assignment_for(worker=failing) is None
     assert not review.is_closed(worker=passing, batch=batch)
+
+
+def test_pay_by_quality_bonus_goes_to_trusted_workers_and_is_shown_first(
+    make_batch, make_worker, requester_client
+):
+    batch = make_batch(
+        "pairwise",
+        items=plain_items(2),
+        overlap=2,
+        reward_msat=10_000,
+        quality={"bonus_percent": 20, "bonus_trust": 0.8},
+    )
+    assert batch.cost_msat == 12_000 * 4  # reserved at the highest pay
+    trusted, newcomer = make_worker(), make_worker()
+    Worker.objects.filter(id=trusted.id).update(gold_seen=20, gold_correct=20)
+    trusted.refresh_from_db()
+    shown = client_for(trusted.user).get(reverse("task-next")).json()
+    assert shown["reward_msat"] == 12_000
+    assert shown["bonus"] == {"bonus_msat": 2_000, "min_trust": 0.8, "your_trust": 0.92}
+    assert client_for(newcomer.user).get(reverse("task-next")).json()["reward_msat"] == 10_000
+    paid = services.submit_rating(
+        worker=trusted, assignment_id=shown["assignment_id"], ranking=["a", "b"]
+    )
+    assert paid.reward_msat == 12_000 and paid.status == "approved"
+    assert client_for(trusted.user).get(reverse("me")).json()["balance_msat"] == 12_000
