@@ -75,7 +75,8 @@ def node_public_key() -> str:
 class FakeBackend(LightningBackend):
     name = "fake"
     # ok | fail (definite failure) | error (refused before sending) | hang (times out with
-    # the payment in flight) | unknown (pays but cannot tell). Tests set it; reset to "ok".
+    # the payment in flight) | unknown (pays but cannot tell) | die-after-pay (pays, then the
+    # calling process dies before it can record it). Tests set it; reset to "ok".
     mode = os.environ.get("FAKE_LIGHTNING_MODE", "ok")
     hang_seconds = 0.05
 
@@ -183,6 +184,8 @@ class FakeBackend(LightningBackend):
         except IntegrityError:
             # Same payment hash again: the node pays a hash once and reports the first try.
             return self.payment_status(payment_hash=decoded.payment_hash)
+        if self.mode == "die-after-pay":
+            os._exit(137)  # the process is killed between the node's send and our record
         if self.mode == "hang":
             time.sleep(self.hang_seconds)
             raise NodeTimeout("fake node: no answer in time")

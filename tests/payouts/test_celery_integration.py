@@ -40,7 +40,12 @@ needs_redis = pytest.mark.skipif(
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db):
+def fake_node_mode() -> str:
+    return "ok"
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, fake_node_mode):
     from marketplace.celery import app
 
     with app.connection_for_write() as conn:
@@ -55,6 +60,7 @@ def celery_worker_process(transactional_db):
         "LIGHTNING_BACKEND": "fake",
         "LIGHTNING_NETWORK": settings.LIGHTNING_NETWORK,
         "DB_CONN_MAX_AGE": "0",
+        "FAKE_LIGHTNING_MODE": fake_node_mode,
     }
     process = subprocess.Popen(
         [
@@ -127,3 +133,34 @@ def test_a_real_worker_pays_accepted_withdrawals_once(celery_worker_process, mak
     assert set(FakeNodePayment.objects.values_list("payment_hash", flat=True)) == set(
         Withdrawal.objects.filter(id__in=ids).values_list("payment_hash", flat=True)
     )
+
+
+@needs_postgres
+@needs_redis
+@pytest.mark.celery
+@pytest.mark.postgres
+@pytest.mark.parametrize("fake_node_mode", ["die-after-pay"])
+def test_a_worker_killed_between_send_and_record_is_finished_by_reconcile(
+    celery_worker_process, worker
+):
+    from payouts import services
+
+    credit_worker(worker, 10_000)
+    withdrawal = open_withdrawal(worker, 9_000)
+    answer = (
+        Client()
+        .get(
+            reverse("lnurl-withdraw-callback"), {"k1": withdrawal.k1, "pr": invoice(worker, 9_000)}
+        )
+        .json()
+    )
+    assert answer == {"status": "OK"}
+    # The job's process pays and dies before recording it: the row stays paying.
+    assert wait_for(lambda: FakeNodePayment.objects.count() == 1)
+    time.sleep(1)
+    withdrawal.refresh_from_db()
+    assert withdrawal.status == "paying" and withdrawal.send_started_at is not None
+    assert services.reconcile_payouts()["finished"] == 1
+    withdrawal.refresh_from_db()
+    assert withdrawal.status == "paid"
+    assert FakeNodePayment.objects.count() == 1
