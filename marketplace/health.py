@@ -20,7 +20,8 @@ def _broker() -> str:
         return "eager"
     from marketplace.celery import app
 
-    with app.connection_for_write() as conn:
+    # A fresh connection each time: a pooled one could hide a broker that went away.
+    with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
     return "ok"
 
