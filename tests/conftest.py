@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from labeling import services
 from labeling.models import Batch, Requester, Worker
+from marketplace.celery import app as celery_app
 from payouts import ledger
 from payouts import services as payouts_services
 from payouts.lnurl_auth import worker_for_key
@@ -70,6 +71,19 @@ def fund_requester() -> Callable[..., Any]:
         return payouts_services.fund_requester(requester=requester, amount_msat=amount_msat)
 
     return fund
+
+
+@pytest.fixture(autouse=True)
+def eager_celery(request: Any) -> Any:
+    """Jobs run in-process, as in the embedded set-up, except in tests marked `celery`,
+    which run a real worker against the broker."""
+    if request.node.get_closest_marker("celery"):
+        yield
+        return
+    before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = before
 
 
 @pytest.fixture
