@@ -31,11 +31,11 @@ def refund_rating(sender: Any, rating: Rating, held: bool = False, **kwargs: Any
     services.refund_rating(rating=rating, held=held)
 
 
-@receiver(post_save, sender=Batch, dispatch_uid="payouts.release_cancelled_batch")
-def release_cancelled_batch(sender: Any, instance: Batch, created: bool, **kwargs: Any) -> None:
-    # Labeling has no cancel service yet: a batch saved as cancelled (admin) releases
-    # what is left of its reservation, once.
-    if not created and instance.status == Batch.Status.CANCELLED:
+@receiver(post_save, sender=Batch, dispatch_uid="payouts.release_closed_batch")
+def release_closed_batch(sender: Any, instance: Batch, created: bool, **kwargs: Any) -> None:
+    # Labeling has no cancel/complete signal: a batch saved as cancelled or completed (admin)
+    # releases what is left of its reservation (unpaid slots, unused bonus).
+    if not created and instance.status in services.CLOSED_BATCH:
         services.release_batch(batch=instance)
 
 

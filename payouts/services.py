@@ -97,18 +97,26 @@ def refund_rating(*, rating: Rating, held: bool = False) -> None:
     never paid, else from the worker's available balance."""
     if rating.reward_msat <= 0:
         return
+    batch = Batch.objects.only("id", "requester_id", "status").get(id=rating.batch_id)
     if held:
+        # The slot reopens, so the money goes back to the reservation; a closed batch has
+        # no slots left to fill, so it goes straight back to the requester.
+        target = (
+            ledger.requester_available(batch.requester_id)
+            if batch.status in CLOSED_BATCH
+            else ledger.batch_reserved(batch.id)
+        )
         ledger.transfer(
             kind=Kind.REJECT_HELD,
             reference=f"rating:{rating.id}",
             legs=[
                 (ledger.worker_pending(rating.worker_id), -rating.reward_msat),
-                (ledger.batch_reserved(rating.batch_id), rating.reward_msat),
+                (target, rating.reward_msat),
             ],
             batch_id=rating.batch_id,
         )
         return
-    requester_id = Batch.objects.values_list("requester_id", flat=True).get(id=rating.batch_id)
+    requester_id = batch.requester_id
     paid = Transfer.objects.filter(
         kind__in=[Kind.PAY_RATING, Kind.APPROVE_HELD], reference=f"rating:{rating.id}"
     ).exists()
@@ -128,26 +136,29 @@ def refund_rating(*, rating: Rating, held: bool = False) -> None:
     )
 
 
+CLOSED_BATCH = (Batch.Status.CANCELLED, Batch.Status.COMPLETED)
+
+
 def release_batch(*, batch: Batch) -> int:
-    """Returns what is left of a cancelled batch's reservation to the requester, once."""
-    with transaction.atomic():
-        left_msat = ledger.balance_msat(ledger.batch_reserved(batch.id))
-        if (
-            left_msat <= 0
-            or Transfer.objects.filter(
-                kind=Kind.RELEASE_BATCH, reference=f"batch:{batch.id}"
-            ).exists()
-        ):
-            return 0
-        ledger.transfer(
-            kind=Kind.RELEASE_BATCH,
-            reference=f"batch:{batch.id}",
-            legs=[
-                (ledger.batch_reserved(batch.id), -left_msat),
-                (ledger.requester_available(batch.requester_id), left_msat),
-            ],
-            batch_id=batch.id,
-        )
+    """Returns what is left of a closed (cancelled or completed) batch's reservation, such
+    as unused bonus, to the requester. Safe to call again: it moves only what is left."""
+    left_msat = ledger.balance_msat(ledger.batch_reserved(batch.id))
+    if left_msat <= 0:
+        return 0
+    releases = Transfer.objects.filter(kind=Kind.RELEASE_BATCH, batch_id=batch.id).count()
+    try:
+        with transaction.atomic():
+            ledger.transfer(
+                kind=Kind.RELEASE_BATCH,
+                reference=f"batch:{batch.id}:{releases + 1}",
+                legs=[
+                    (ledger.batch_reserved(batch.id), -left_msat),
+                    (ledger.requester_available(batch.requester_id), left_msat),
+                ],
+                batch_id=batch.id,
+            )
+    except (InsufficientBalance, IntegrityError):
+        return 0  # a concurrent payment or release moved it first; the next call retries
     return left_msat
 
 

@@ -104,6 +104,23 @@ def test_cancelling_a_batch_returns_what_is_left_of_its_reservation_once(
     assert services.release_batch(batch=batch) == 0
 
 
+def test_completing_a_batch_releases_what_is_left_and_a_late_rejection_goes_to_the_requester(
+    make_batch, requester, worker
+):
+    batch = make_batch("pairwise", reward_msat=5_000)
+    rate_one(worker)
+    rating = Rating.objects.get()
+    rating.id = 20_000  # a rating still held for review when the batch is completed
+    signals.rating_held.send(sender=Rating, rating=rating)
+    before = ledger.balance_msat(ledger.requester_available(requester.id))
+    batch.status = Batch.Status.COMPLETED
+    batch.save()
+    assert ledger.balance_msat(ledger.requester_available(requester.id)) == before + 15_000
+    signals.rating_rejected.send(sender=Rating, rating=rating, held=True)
+    assert ledger.balance_msat(ledger.requester_available(requester.id)) == before + 20_000
+    assert ledger.balance_msat(ledger.batch_reserved(batch.id)) == 0
+
+
 def test_a_free_batch_reserves_nothing(make_batch, worker):
     make_batch("pairwise", reward_msat=0)
     assert rate_one(worker)["balance_msat"] == 0
