@@ -184,6 +184,8 @@ LNBITS_URL = os.environ.get("LNBITS_URL", "")
 LNBITS_ADMIN_KEY = os.environ.get("LNBITS_ADMIN_KEY", "")
 # Local file holding the key of the `manage.py wallet` command-line test wallet.
 WALLET_KEY_FILE = Path(os.environ.get("WALLET_KEY_FILE", BASE_DIR / ".wallet-key"))
+# Training runs (rewardmodel): each run's data, model, curves and metrics under <dir>/<run id>/.
+TRAINING_RUNS_DIR = Path(os.environ.get("TRAINING_RUNS_DIR", BASE_DIR / "runs"))
 
 # Celery: no broker configured means tasks run eagerly, in-process.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")

@@ -1,60 +1,12 @@
 """Export of approved preferences as TRL files: format, split by item, dataset card."""
 
 import json
-import random
 from pathlib import Path
 
-import pytest
 from django.core.management import call_command
 
-from labeling import services
 from rewardmodel.export import export_preferences, preference_dataset, split_by_item
-
-WORDS = ["sun", "water", "tree", "house", "river", "cloud", "stone", "road", "light", "small"]
-
-
-def polite_items(count: int, *, seed: int = 0, responses: int = 2) -> list[dict]:
-    """Items whose one answer says "thank you": a rule a tiny reward model learns."""
-    rng = random.Random(seed)
-    items = []
-    for number in range(count):
-        texts = [" ".join(rng.choices(WORDS, k=rng.randint(3, 7))) for _ in range(responses)]
-        texts[0] += " thank you"
-        rng.shuffle(texts)
-        items.append(
-            {
-                "prompt": f"Item {number}: say something about the {WORDS[number % 10]}.",
-                "responses": [{"id": chr(97 + i), "text": t} for i, t in enumerate(texts)],
-            }
-        )
-    return items
-
-
-def rate_all(batch, workers) -> None:
-    """Each worker answers every task it gets, putting the polite answer first."""
-    for worker in workers:
-        while (assignment := services.next_assignment_for(worker=worker)) is not None:
-            texts = {r.key: r.text for r in assignment.item.responses.all()}
-            ranking = sorted(assignment.order, key=lambda key: "thank you" not in texts[key])
-            if batch.task_type == "pairwise":
-                ranking = ranking[:2]
-            services.submit_rating(worker=worker, assignment_id=assignment.id, ranking=ranking)
-
-
-@pytest.fixture
-def rated_batch(make_batch, make_worker):
-    def make(items: int = 30, *, overlap: int = 2, task_type: str = "pairwise", seed: int = 0):
-        responses = 2 if task_type == "pairwise" else 3
-        batch = make_batch(
-            task_type,
-            items=polite_items(items, seed=seed, responses=responses),
-            overlap=overlap,
-            reward_msat=1_000,
-        )
-        rate_all(batch, [make_worker() for _ in range(overlap)])
-        return batch
-
-    return make
+from tests.rewardmodel.conftest import polite_items, rate_all
 
 
 def read(path: Path) -> list[dict]:
