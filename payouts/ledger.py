@@ -135,17 +135,9 @@ def _write(
     accounts: dict[str, AccountRef],
     batch_id: int | None,
 ) -> Transfer:
-    # No savepoint of its own (it would cost two statements on every paid rating): a
-    # refused debit undoes the legs already applied, so the caller's transaction stays usable.
-    applied: list[str] = []
-    try:
-        for key in sorted(totals):
-            _apply(accounts[key], totals[key])
-            applied.append(key)
-    except InsufficientBalance:
-        for key in applied:
-            Account.objects.filter(key=key).update(balance_msat=F("balance_msat") - totals[key])
-        raise
+    # The rows go in first and the balances last, shared accounts (a batch's reservation,
+    # a requester's balance, system accounts) after a worker's own: a paid rating then holds
+    # the hot row only for its final statement. Every transfer takes this one lock order.
     moved = Transfer.objects.create(
         kind=kind,
         reference=reference,
@@ -157,7 +149,25 @@ def _write(
         Entry(transfer=moved, account_id=key, amount_msat=amount)
         for key, amount in sorted(totals.items())
     )
+    # No savepoint of its own (it would cost two statements on every paid rating): a
+    # refused debit undoes what was written, so the caller's transaction stays usable.
+    applied: list[str] = []
+    try:
+        for key in sorted(totals, key=lock_order):
+            _apply(accounts[key], totals[key])
+            applied.append(key)
+    except InsufficientBalance:
+        for key in applied:
+            Account.objects.filter(key=key).update(balance_msat=F("balance_msat") - totals[key])
+        Entry.objects.filter(transfer=moved).delete()
+        moved.delete()
+        raise
     return moved
+
+
+def lock_order(key: str) -> tuple[bool, str]:
+    """Workers' own accounts first, shared ones last; by key within each group."""
+    return (not key.startswith("worker:"), key)
 
 
 def balance_msat(account: AccountRef) -> int:
