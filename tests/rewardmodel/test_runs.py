@@ -293,6 +293,26 @@ def test_the_batch_action_starts_a_queued_run(
     assert sent == [{"run_id": run.id}]
 
 
+def test_the_policy_action_starts_a_run_on_a_reward_model_run(
+    client, make_batch, requester, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(tasks.execute_run, "delay", lambda **kwargs: None)
+    batch = make_batch()
+    rm_run = finished_run(batch, requester.user, status="succeeded", artifact_path="/rm")
+    client.force_login(requester.user)
+    url = reverse("admin:rewardmodel_trainingrun_changelist")
+    chosen = {"action": "tune_policy", ACTION_CHECKBOX_NAME: [rm_run.id]}
+    assert "Tune a policy" in client.post(url, chosen).content.decode()
+    fields = {"policy": "tiny", "algo": "grpo", "steps": "3", "batch_size": "8"}
+    fields |= {"max_new_tokens": "16", "lr": "1e-6", "kl_coef": "0.05", "start_run": "1"}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(url, chosen | fields).status_code == 302
+    run = TrainingRun.objects.get(kind="ppo")
+    assert run.config["reward_model"] == rm_run.id
+    assert (run.config["algo"], run.config["steps"]) == ("grpo", 3)
+    assert list(run.batches.all()) == [batch]
+
+
 # --- a real worker on the `training` queue ---------------------------------------------
 
 
