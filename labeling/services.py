@@ -291,6 +291,10 @@ def _open_assignment(*, worker: Worker, assignment_id: int) -> Assignment:
     if assignment.status == Assignment.Status.EXPIRED or assignment.expires_at <= timezone.now():
         _expire(assignment=assignment)
         raise AssignmentExpired()
+    if assignment.item.batch.status in (Batch.Status.CANCELLED, Batch.Status.COMPLETED):
+        # Its reservation was released: nothing is left to pay an answer with.
+        _expire(assignment=assignment)
+        raise AssignmentExpired("This batch was closed by its requester.")
     return assignment
 
 
@@ -459,3 +463,27 @@ def create_requester(
     user.groups.add(group)
     requester = Requester.objects.create(user=user)
     return requester, Token.objects.create(user=user).key
+
+
+def complete_finished_batches() -> int:
+    """Marks open batches whose every slot is answered and decided as completed.
+
+    Saving the status lets the payouts app release what is left of the reservation
+    (unused bonuses, for instance). Items stopped by reports keep a batch open until
+    its requester resolves them.
+    """
+    finished = (
+        Batch.objects.filter(status=Batch.Status.OPEN)
+        .exclude(items__slots_left__gt=0)
+        .exclude(items__assignments__status=Assignment.Status.OPEN)
+        .exclude(ratings__status=Rating.Status.PENDING_REVIEW)
+    )
+    completed = 0
+    for batch in finished.distinct():
+        with transaction.atomic():
+            locked = Batch.objects.select_for_update().get(id=batch.id)
+            if locked.status == Batch.Status.OPEN:
+                locked.status = Batch.Status.COMPLETED
+                locked.save(update_fields=["status"])
+                completed += 1
+    return completed

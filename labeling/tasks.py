@@ -39,3 +39,8 @@ def approve_overdue(**kwargs: Any) -> int:
     from .quality import review
 
     return review.approve_overdue()
+
+
+@shared_task(name="labeling.complete_finished_batches")
+def complete_finished_batches(**kwargs: Any) -> int:
+    return services.complete_finished_batches()

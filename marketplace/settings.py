@@ -207,6 +207,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
     },
     "labeling.approve_overdue": {"task": "labeling.approve_overdue", "schedule": 600.0},
+    "labeling.complete_finished_batches": {
+        "task": "labeling.complete_finished_batches",
+        "schedule": 300.0,
+    },
     "payouts.reconcile": {"task": "payouts.reconcile", "schedule": 30.0},
     "payouts.push_lightning_addresses": {
         "task": "payouts.push_lightning_addresses",

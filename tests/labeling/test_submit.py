@@ -153,3 +153,35 @@ def test_requests_without_a_worker_token_are_refused(make_batch, client, request
     assert requester_client.get(reverse("task-next")).status_code == 403
     bad = client.get(reverse("task-next"), HTTP_AUTHORIZATION="Token nope")
     assert bad.status_code == 401
+
+
+def test_answers_for_a_cancelled_batch_are_refused_and_pay_nothing(make_batch, worker_client):
+    batch = make_batch("pairwise")
+    task = next_task(worker_client)
+    batch.status = "cancelled"
+    batch.save()
+    response = submit(worker_client, task["assignment_id"], {"ranking": ["a", "b"]})
+    assert response.status_code == 410
+    assert not Rating.objects.exists()
+    assert worker_client.get(reverse("task-next")).status_code == 204
+
+
+def test_a_finished_batch_is_completed_and_its_leftover_released(
+    make_batch, make_worker, requester_client
+):
+    from labeling.services import complete_finished_batches
+    from tests.conftest import client_for
+
+    batch = make_batch(
+        "pairwise",
+        items=[{"prompt": "q", "responses": [{"id": "a", "text": "A"}, {"id": "b", "text": "B"}]}],
+        overlap=1,
+    )
+    assert complete_finished_batches() == 0
+    client = client_for(make_worker().user)
+    task = next_task(client)
+    assert complete_finished_batches() == 0  # an assignment is still open
+    submit(client, task["assignment_id"], {"ranking": ["a", "b"]})
+    assert complete_finished_batches() == 1
+    batch.refresh_from_db()
+    assert batch.status == "completed"
