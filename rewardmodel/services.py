@@ -189,6 +189,8 @@ class LogTail(logging.Handler):
         self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("django.db"):
+            return  # with DEBUG on, our own progress UPDATEs would fill the tail
         try:
             self.lines.append(self.format(record))
         except Exception:  # a log line must never fail the run

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -111,6 +112,21 @@ def test_ppo_needs_a_succeeded_reward_model_run(make_batch, requester):
         start(batch, {"policy": "tiny", "reward_model": rm_run.id}, kind="ppo")
     with pytest.raises(InvalidTrainingConfig, match="no reward model run 999"):
         start(batch, {"policy": "tiny", "reward_model": 999}, kind="ppo")
+
+
+def test_progress_is_written_at_most_once_a_second_and_always_at_the_end(make_batch, monkeypatch):
+    run = start(make_batch(), {"model": "tiny"})
+    clock = iter([100.0, 100.2, 100.5, 101.1, 101.2])
+    monkeypatch.setattr(services, "time", SimpleNamespace(monotonic=lambda: next(clock)))
+    tail = services.LogTail()
+    report = services.ProgressReporter(run.id, tail, echo=None)
+    written = []
+    for fraction in (0.1, 0.2, 0.3, 0.4, 1.0):
+        report(fraction, f"step {fraction}")
+        run.refresh_from_db()
+        written.append(run.progress)
+    assert written == [0.1, 0.1, 0.1, 0.4, 1.0]
+    assert run.progress_message == "step 1.0"
 
 
 # --- executing it ------------------------------------------------------------------------
