@@ -110,6 +110,9 @@ class Batch(models.Model):
         default=10,
         help_text=_("How many workers answer each gold item (gold checks every worker)."),
     )
+    pay_gold = models.BooleanField(
+        default=True, help_text=_("Pay gold answers like any other (workers cannot tell).")
+    )
     bonus_percent = models.PositiveSmallIntegerField(
         default=0,
         help_text=_("Pay by quality: workers at or above the bonus trust earn this much more."),
@@ -143,14 +146,19 @@ class Batch(models.Model):
         """Extra pay per rating for trusted workers (pay by quality)."""
         return self.reward_msat * self.bonus_percent // 100
 
-    def reward_for(self, worker: "Worker") -> int:
+    def reward_for(self, worker: "Worker", *, gold: bool = False) -> int:
+        if gold and not self.pay_gold:
+            return 0
         bonus = self.bonus_percent and worker.trust >= self.bonus_trust
         return self.reward_msat + (self.bonus_msat if bonus else 0)
 
     @property
     def cost_msat(self) -> int:
         """Reserved up front: every slot at the highest pay (unused bonus is released)."""
-        return (self.reward_msat + self.bonus_msat) * self.ratings_needed
+        paid_slots = self.ratings_needed - (
+            0 if self.pay_gold else self.gold_count * self.gold_overlap
+        )
+        return (self.reward_msat + self.bonus_msat) * paid_slots
 
 
 class Item(models.Model):

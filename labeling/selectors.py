@@ -33,6 +33,7 @@ def task_payload(*, assignment: Assignment, worker: Worker) -> dict[str, Any]:
     return {
         "assignment_id": assignment.id,
         "expires_at": assignment.expires_at,
+        # A gold item shows the usual reward: nothing may tell it apart.
         "reward_msat": batch.reward_for(worker),
         "bonus": {
             "bonus_msat": batch.bonus_msat,

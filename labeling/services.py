@@ -384,7 +384,7 @@ def submit_rating(
             scores=scores,
             rationale=rationale,
             status=status,
-            reward_msat=batch.reward_for(worker),
+            reward_msat=batch.reward_for(worker, gold=item.gold is not None),
             shown_at=assignment.created_at,
             created_at=now,
             flags=flags,

@@ -10,6 +10,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from labeling import services
+from labeling.quality import review
 from labeling.models import Batch, Requester, Worker
 from marketplace.celery import app as celery_app
 from payouts import ledger
@@ -138,10 +139,13 @@ def make_batch(requester: Requester) -> Callable[..., Batch]:
     ) -> Batch:
         raw = items if items is not None else ITEMS[task_type]
         # Batches reserve their cost: fund the owner first, through a real (fake-node) deposit.
-        gold = sum("gold" in item for item in raw)
-        gold_overlap = (quality or {}).get("gold_overlap", 10)
-        per_slot = reward_msat + reward_msat * (quality or {}).get("bonus_percent", 0) // 100
-        cost_msat = per_slot * (overlap * (len(raw) - gold) + gold_overlap * gold)
+        cost_msat = Batch(
+            reward_msat=reward_msat,
+            overlap=overlap,
+            items_count=len(raw),
+            gold_count=sum("gold" in item for item in raw),
+            **review.clean_quality_options(quality or {}),
+        ).cost_msat
         if cost_msat >= 1_000:
             payouts_services.fund_requester(requester=owner or requester, amount_msat=cost_msat)
         elif cost_msat:

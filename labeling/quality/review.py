@@ -28,6 +28,7 @@ QUALITY_FIELDS = {
     "gold_overlap": int,
     "bonus_percent": int,
     "bonus_trust": float,
+    "pay_gold": bool,
     "qualification_pass": float,
 }
 
@@ -54,7 +55,7 @@ def clean_quality_options(options: dict[str, Any]) -> dict[str, Any]:
             continue
         kind = QUALITY_FIELDS[name]
         accepted = (int, float) if kind is float else kind
-        if isinstance(value, bool) or not isinstance(value, accepted):
+        if (kind is not bool and isinstance(value, bool)) or not isinstance(value, accepted):
             raise InvalidBatch({name: [f"Expected a {kind.__name__}."]})
         clean[name] = value
     if "review_mode" in clean and clean["review_mode"] not in Batch.Review.values:

@@ -364,3 +364,37 @@ def test_pay_by_quality_bonus_goes_to_trusted_workers_and_is_shown_first(
     )
     assert paid.reward_msat == 12_000 and paid.status == "approved"
     assert client_for(trusted.user).get(reverse("me")).json()["balance_msat"] == 12_000
+
+
+def test_unpaid_gold_costs_nothing_and_looks_like_any_task(make_batch, worker):
+    batch = make_batch(
+        "pairwise",
+        items=gold_items(1) + plain_items(1),
+        reward_msat=4_000,
+        quality={"pay_gold": False, "gold_overlap": 5},
+    )
+    assert batch.cost_msat == 4_000 * 1  # only the plain item's one slot is reserved
+    from labeling.selectors import task_payload
+
+    paid = {}
+    for _ in range(2):
+        assignment = services.next_assignment_for(worker=worker)
+        assert task_payload(assignment=assignment, worker=worker)["reward_msat"] == 4_000
+        rating = services.submit_rating(
+            worker=worker, assignment_id=assignment.id, ranking=["a", "b"]
+        )
+        paid[rating.item.gold is not None] = rating.reward_msat
+    assert paid == {True: 0, False: 4_000}
+
+
+def test_a_requester_cannot_review_its_own_ratings(make_batch, requester):
+    from labeling.errors import DomainError
+    from labeling.models import Worker
+
+    make_batch("pairwise", items=plain_items(1), quality={"review_mode": "manual"})
+    own = Worker.objects.create(user=requester.user, linking_key="02" + "ab" * 32)
+    rating = answer(own, lambda a: "a")
+    with pytest.raises(DomainError, match="own ratings"):
+        review.review_ratings(requester=requester, rating_ids=[rating.id], approve=True)
+    rating.refresh_from_db()
+    assert rating.status == "pending_review"
