@@ -12,14 +12,15 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+ADMIN_URL = os.environ.get(
+    "BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"
+)
 DB_NAME = "bench_ratings"
 DATABASE_URL = ADMIN_URL.rsplit("/", 1)[0] + "/" + DB_NAME
 PORT = 8765
@@ -33,8 +34,12 @@ def prepare(workers: int, items: int) -> list[str]:
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {DB_NAME}")
-    os.environ.update(DATABASE_URL=DATABASE_URL, DJANGO_SETTINGS_MODULE="marketplace.settings",
-                      SECRET_KEY="bench", LOG_LEVEL="WARNING")
+    os.environ.update(
+        DATABASE_URL=DATABASE_URL,
+        DJANGO_SETTINGS_MODULE="marketplace.settings",
+        SECRET_KEY="bench",
+        LOG_LEVEL="WARNING",
+    )
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -50,17 +55,25 @@ def prepare(workers: int, items: int) -> list[str]:
 
     requester, _ = services.create_requester(username="bench")
     raw = [
-        {"prompt": f"Question {i}: which answer is better?",
-         "responses": [{"id": "a", "text": f"A good answer {i}"},
-                       {"id": "b", "text": f"A poor answer {i}"}]}
+        {
+            "prompt": f"Question {i}: which answer is better?",
+            "responses": [
+                {"id": "a", "text": f"A good answer {i}"},
+                {"id": "b", "text": f"A poor answer {i}"},
+            ],
+        }
         for i in range(items)
     ]
     fund = _funding()
     if fund is not None:
         fund(requester=requester, amount_msat=items * 3 * 1_000)
     services.create_batch(
-        requester=requester, name="bench", task_type="pairwise", instructions="Pick one.",
-        reward_msat=1_000, overlap=3,
+        requester=requester,
+        name="bench",
+        task_type="pairwise",
+        instructions="Pick one.",
+        reward_msat=1_000,
+        overlap=3,
         items=services.validate_items(task_type="pairwise", items=raw),
         quality={"min_seconds": 0},  # simulated labelers answer at once
     )
@@ -96,8 +109,10 @@ class Client:
     async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", PORT)
-        head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{self.auth}"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{self.auth}"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
         self.writer.write(head.encode() + body)
         status_line = await self.reader.readline()
         if not status_line:
@@ -140,7 +155,8 @@ async def labeler(token: str, deadline: float, stats: dict[str, list[float]]) ->
         start = time.perf_counter()
         try:
             status, _ = await client.request(
-                "POST", f"/api/v1/assignments/{task['assignment_id']}/submit/", answer)
+                "POST", f"/api/v1/assignments/{task['assignment_id']}/submit/", answer
+            )
         except (OSError, ConnectionError, asyncio.IncompleteReadError):
             stats["errors"].append(1)
             client = Client(token)
@@ -161,8 +177,9 @@ async def pinger(deadline: float, stats: dict[str, list[float]]) -> None:
 
 
 def run_load(coros_for, seconds: float) -> tuple[dict[str, list[float]], float]:
-    stats: dict[str, list[float]] = {k: [] for k in ("next", "submit", "healthz", "errors",
-                                                      "empty")}
+    stats: dict[str, list[float]] = {
+        k: [] for k in ("next", "submit", "healthz", "errors", "empty")
+    }
 
     async def main() -> float:
         deadline = time.perf_counter() + seconds
@@ -181,13 +198,32 @@ def pct(values: list[float], q: float) -> float:
 
 
 def start_server(processes: int, threads: int) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": DATABASE_URL, "SECRET_KEY": "bench",
-           "LOG_LEVEL": "WARNING", "DB_CONN_MAX_AGE": "600"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": DATABASE_URL,
+        "SECRET_KEY": "bench",
+        "LOG_LEVEL": "WARNING",
+        "DB_CONN_MAX_AGE": "600",
+    }
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "marketplace.wsgi", "-b", f"127.0.0.1:{PORT}",
-         "-w", str(processes), "-k", "gthread", "--threads", str(threads),
-         "--keep-alive", "30", "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "marketplace.wsgi",
+            "-b",
+            f"127.0.0.1:{PORT}",
+            "-w",
+            str(processes),
+            "-k",
+            "gthread",
+            "--threads",
+            str(threads),
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     for _ in range(100):
         try:
@@ -211,19 +247,24 @@ def main() -> None:
     try:
         base, base_s = run_load(lambda d, s: [pinger(d, s) for _ in range(10)], 5)
         base_rps = len(base["healthz"]) / base_s
-        print(f"baseline GET /healthz, 10 clients: {base_rps:.0f} req/s, "
-              f"p50 {pct(base['healthz'], .5):.1f} ms, p99 {pct(base['healthz'], .99):.1f} ms")
+        print(
+            f"baseline GET /healthz, 10 clients: {base_rps:.0f} req/s, "
+            f"p50 {pct(base['healthz'], 0.5):.1f} ms, p99 {pct(base['healthz'], 0.99):.1f} ms"
+        )
         for n in args.workers:
             stats, elapsed = run_load(
-                lambda d, s, n=n: [labeler(t, d, s) for t in tokens[:n]], args.seconds)
+                lambda d, s, n=n: [labeler(t, d, s) for t in tokens[:n]], args.seconds
+            )
             rate = len(stats["submit"]) / elapsed
+            ratio = rate / REFERENCE_LOOPS_PER_S
+            share = 2 * rate / base_rps
+            nxt, sub = stats["next"], stats["submit"]
             print(
-                f"N={n:>3}: {rate:6.1f} ratings/s "
-                f"({rate / REFERENCE_LOOPS_PER_S:.1f}x the {REFERENCE_LOOPS_PER_S:.0f}/s reference; "
-                f"{2 * rate / base_rps:.2f} of the /healthz request rate) | "
-                f"next p50 {pct(stats['next'], .5):.1f} ms p99 {pct(stats['next'], .99):.1f} ms | "
-                f"submit p50 {pct(stats['submit'], .5):.1f} ms p99 {pct(stats['submit'], .99):.1f} ms"
-                f" | errors {len(stats['errors'])}, empty {len(stats['empty'])}"
+                f"N={n:>3}: {rate:6.1f} ratings/s ({ratio:.1f}x the "
+                f"{REFERENCE_LOOPS_PER_S:.0f}/s reference; {share:.2f} of the /healthz rate) | "
+                f"next p50 {pct(nxt, 0.5):.1f} ms p99 {pct(nxt, 0.99):.1f} ms | "
+                f"submit p50 {pct(sub, 0.5):.1f} ms p99 {pct(sub, 0.99):.1f} ms | "
+                f"errors {len(stats['errors'])}, empty {len(stats['empty'])}"
             )
     finally:
         server.terminate()

@@ -10,8 +10,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from labeling import services
-from labeling.quality import review
 from labeling.models import Batch, Requester, Worker
+from labeling.quality import review
 from marketplace.celery import app as celery_app
 from payouts import ledger
 from payouts import services as payouts_services
