@@ -2,40 +2,24 @@
 job on commit, the worker (another process, same test database) pays through the fake node."""
 
 import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from payouts.models import FakeNodePayment, Withdrawal
+from tests.celery_worker import celery_worker, redis_answers
 from tests.conftest import needs_postgres
 
 from .factories import credit_worker, invoice, open_withdrawal
 
-ROOT = Path(__file__).resolve().parents[2]
 BROKER = os.environ.get("CELERY_BROKER_URL", "")
 
 
-def redis_answers() -> bool:
-    if not BROKER.startswith("redis://"):
-        return False
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(BROKER, socket_timeout=1).ping())
-    except redis.RedisError:
-        return False
-
-
 needs_redis = pytest.mark.skipif(
-    not redis_answers(), reason="needs Redis at CELERY_BROKER_URL (CI sets redis://…)"
+    not redis_answers(BROKER), reason="needs Redis at CELERY_BROKER_URL (CI sets redis://…)"
 )
 
 
@@ -50,49 +34,18 @@ def celery_worker_process(transactional_db, fake_node_mode):
 
     with app.connection_for_write() as conn:
         conn.default_channel.queue_purge("payouts")
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "CELERY_BROKER_URL": BROKER,
-        "SECRET_KEY": settings.SECRET_KEY,
-        "LIGHTNING_BACKEND": "fake",
-        "LIGHTNING_NETWORK": settings.LIGHTNING_NETWORK,
-        "DB_CONN_MAX_AGE": "0",
-        "FAKE_LIGHTNING_MODE": fake_node_mode,
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "marketplace",
-            "worker",
-            "-Q",
-            "payouts",
-            "-c",
-            "2",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-l",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    yield process
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
+    options = ["-c", "2"]
+    with celery_worker(
+        broker=BROKER,
+        queue="payouts",
+        options=options,
+        env={
+            "LIGHTNING_BACKEND": "fake",
+            "LIGHTNING_NETWORK": settings.LIGHTNING_NETWORK,
+            "FAKE_LIGHTNING_MODE": fake_node_mode,
+        },
+    ) as process:
+        yield process
 
 
 def wait_for(predicate, timeout: float = 45.0) -> bool:

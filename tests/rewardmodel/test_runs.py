@@ -3,8 +3,6 @@ failures, the admin (own runs only, files, the batch action) and a real `trainin
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,15 +11,14 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.management import CommandError, call_command
-from django.db import connection
 from django.urls import reverse
 
 from rewardmodel import services, tasks
 from rewardmodel.errors import InvalidTrainingConfig, NotYourBatches
 from rewardmodel.models import TrainingRun
+from tests.celery_worker import celery_worker, redis_answers
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # every model here is built locally
-ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 120
 
 
@@ -340,15 +337,6 @@ def training_broker_url() -> str:
     return urlunsplit(urlsplit(base)._replace(path="/5"))
 
 
-def redis_answers(url: str) -> bool:
-    try:
-        import redis
-
-        return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
-    except Exception:
-        return False
-
-
 BROKER = training_broker_url()
 
 
@@ -359,41 +347,24 @@ def training_worker(transactional_db, monkeypatch, runs_dir, settings):
 
     saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url")}
     app.conf.update(task_always_eager=False, broker_url=BROKER)
+    # Celery reads CELERY_BROKER_URL from the environment before its own settings.
+    monkeypatch.setenv("CELERY_BROKER_URL", BROKER)
     monkeypatch.setattr(app, "_pool", None)  # connections to the new broker
     monkeypatch.setattr(app.amqp, "_producer_pool", None)
     with app.connection_for_write() as conn:
         conn.default_channel.queue_purge("training")
-    db = connection.settings_dict
-    login = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    url = f"postgres://{login}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "CELERY_BROKER_URL": BROKER,
-        "SECRET_KEY": settings.SECRET_KEY,
-        "TRAINING_RUNS_DIR": str(runs_dir),
-        "HF_HUB_OFFLINE": "1",
-        "DB_CONN_MAX_AGE": "0",
-        "LIGHTNING_BACKEND": "fake",
-    }
-    command = [sys.executable, "-m", "celery", "-A", "marketplace", "worker", "-Q", "training"]
-    command += ["-P", "solo", "-c", "1", "--without-gossip", "--without-mingle"]
-    command += ["--without-heartbeat", "-l", "WARNING"]
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    yield process
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
+    options = ["-P", "solo", "-c", "1"]
+    with celery_worker(
+        broker=BROKER,
+        queue="training",
+        options=options,
+        env={
+            "TRAINING_RUNS_DIR": str(runs_dir),
+            "HF_HUB_OFFLINE": "1",
+            "LIGHTNING_BACKEND": "fake",
+        },
+    ) as process:
+        yield process
     if app._pool is not None:
         app._pool.force_close_all()
     app.conf.update(saved)
