@@ -186,6 +186,8 @@ LNBITS_ADMIN_KEY = os.environ.get("LNBITS_ADMIN_KEY", "")
 WALLET_KEY_FILE = Path(os.environ.get("WALLET_KEY_FILE", BASE_DIR / ".wallet-key"))
 # Training runs (rewardmodel): each run's data, model, curves and metrics under <dir>/<run id>/.
 TRAINING_RUNS_DIR = Path(os.environ.get("TRAINING_RUNS_DIR", BASE_DIR / "runs"))
+# A running training run with no progress for this long has lost its worker.
+TRAINING_STALL_SECONDS = int(os.environ.get("TRAINING_STALL_SECONDS", "1800"))
 
 # Celery: no broker configured means tasks run eagerly, in-process.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
@@ -194,6 +196,8 @@ CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "payouts.*": {"queue": "payouts"},
+    # Housekeeping must not wait behind (or for) the training workers.
+    "rewardmodel.fail_stalled_runs": {"queue": "default"},
     "rewardmodel.*": {"queue": "training"},
 }
 CELERY_TASK_ACKS_LATE = True
@@ -212,6 +216,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
     },
     "payouts.reconcile": {"task": "payouts.reconcile", "schedule": 30.0},
+    "rewardmodel.fail_stalled_runs": {"task": "rewardmodel.fail_stalled_runs", "schedule": 300.0},
     "payouts.push_lightning_addresses": {
         "task": "payouts.push_lightning_addresses",
         "schedule": 60.0,

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -228,7 +229,7 @@ class ProgressReporter:
         self.last = now
         fraction = min(1.0, max(0.0, fraction))
         TrainingRun.objects.filter(id=self.run_id).update(
-            progress=fraction, progress_message=message[:200]
+            progress=fraction, progress_message=message[:200], heartbeat_at=timezone.now()
         )
         self.tail.note(f"{fraction:.0%} {message}")
         if self.echo:
@@ -258,6 +259,7 @@ def execute_run(*, run_id: int, echo: Progress | None = None) -> TrainingRun:
     claimed = TrainingRun.objects.filter(id=run_id, status=TrainingRun.Status.QUEUED).update(
         status=TrainingRun.Status.RUNNING,
         started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
         progress=0.0,
         progress_message="exporting the data",
     )
@@ -293,6 +295,22 @@ def execute_run(*, run_id: int, echo: Progress | None = None) -> TrainingRun:
         )
     run.refresh_from_db()
     return run
+
+
+def fail_stalled_runs(*, now: datetime | None = None) -> int:
+    """Fails running runs whose worker went silent (killed, machine lost), so they do not
+    show as running forever; their job is not retried because a run is claimed once."""
+    now = now or timezone.now()
+    silent_since = now - timedelta(seconds=settings.TRAINING_STALL_SECONDS)
+    minutes = settings.TRAINING_STALL_SECONDS // 60
+    return TrainingRun.objects.filter(
+        status=TrainingRun.Status.RUNNING, heartbeat_at__lt=silent_since
+    ).update(
+        status=TrainingRun.Status.FAILED,
+        error=f"The training worker stopped reporting (no progress for {minutes} minutes); "
+        "start the run again.",
+        finished_at=now,
+    )
 
 
 def resolve_model(name: str, role: str) -> str:

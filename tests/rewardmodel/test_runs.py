@@ -216,6 +216,25 @@ def finished_run(batch, user, **fields) -> TrainingRun:
     return run
 
 
+def test_a_run_whose_worker_went_silent_is_failed_not_left_running(make_batch, requester):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    batch = make_batch("pairwise")
+    now = timezone.now()
+    silent = finished_run(
+        batch, requester.user, status="running", heartbeat_at=now - timedelta(hours=2)
+    )
+    alive = finished_run(batch, requester.user, status="running", heartbeat_at=now)
+    assert services.fail_stalled_runs(now=now) == 1
+    silent.refresh_from_db()
+    alive.refresh_from_db()
+    assert (silent.status, alive.status) == ("failed", "running")
+    assert "stopped reporting" in silent.error
+    assert tasks.fail_stalled_runs.name == "rewardmodel.fail_stalled_runs"
+
+
 def test_a_requester_sees_only_its_own_runs(client, make_batch, make_requester, requester):
     mine = finished_run(make_batch(), requester.user, status="succeeded")
     other = make_requester()
