@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.db import DataError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -56,4 +57,7 @@ class InsufficientBalance(DomainError):
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         return Response(exc.as_body(), status=exc.status_code)
+    if isinstance(exc, DataError | OverflowError):
+        # An id or number too large for the database column: the client's input, not ours.
+        return Response({"detail": "A value is out of range."}, status=400)
     return drf_exception_handler(exc, context)
