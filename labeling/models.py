@@ -96,7 +96,7 @@ class Batch(models.Model):
         default=0.5,
         help_text=_(
             "Workers whose trust falls below this (after at least "
-            "five checks) are paused from the batch and their "
+            "eight checks) are paused from the batch and their "
             "waiting ratings rejected."
         ),
     )

@@ -1,5 +1,7 @@
 """The requester's review screen and quality dashboard in the admin."""
 
+import re
+
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.test import Client
 from django.urls import reverse
@@ -58,10 +60,10 @@ def test_another_requester_cannot_review_or_see_the_dashboard(
 
 def test_dashboard_shows_gold_accuracy_and_closed_workers(make_batch, make_worker, requester):
     batch = make_batch(
-        "pairwise", items=gold_items(6) + plain_items(2), quality={"gold_overlap": 2}
+        "pairwise", items=gold_items(9) + plain_items(2), quality={"gold_overlap": 2}
     )
     good, bad = make_worker(), make_worker()
-    for _ in range(6):
+    for _ in range(9):
         answer(good, lambda a: "a")
         bad.refresh_from_db()
         answer(bad, lambda a: "b")
@@ -71,6 +73,7 @@ def test_dashboard_shows_gold_accuracy_and_closed_workers(make_batch, make_worke
     assert page.status_code == 200
     html = page.content.decode()
     assert "<svg" in html and "80-100%" in html
-    assert "5/5" in html and "0/5" in html  # the bad worker was closed after 5 checks
+    assert "0/8" in html  # the bad worker was closed after 8 checks
+    assert re.search(r"<td>([89])/\1</td>", html)  # the good one got every gold right
     bad.refresh_from_db()
     assert review.is_closed(worker=bad, batch=batch)
