@@ -22,6 +22,7 @@ from transformers import (
 )
 
 from .data import PipelineError, format_prompt, load_prompts
+from .plots import first_logged, plot_panels
 from .reward import Progress, ProgressCallback, device, load_reward_model, load_tokenizer, score
 
 
@@ -264,7 +265,19 @@ def train_policy(args: PolicyArgs, progress: Progress | None = None) -> dict[str
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (out / "log_history.json").write_text(json.dumps(history, indent=2))
+    plot_panels(
+        [
+            ("reward", [first_logged(history, REWARD_KEYS, args.algo)], None),
+            ("KL to the reference", [first_logged(history, KL_KEYS, args.algo)], None),
+        ],
+        out / "curves.png",
+    )
     return metrics
+
+
+# What the trainers log: PPO under objective/…, GRPO and RLOO without a prefix.
+REWARD_KEYS = ["objective/scores", "objective/rlhf_reward", "reward"]
+KL_KEYS = ["objective/kl", "kl"]
 
 
 def sample_answers(args: SampleArgs) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 from trl import RewardConfig, RewardTrainer
 
 from .data import PipelineError, drop_overlong_pairs, format_prompt, load_preferences, read_jsonl
+from .plots import plot_panels, series
 
 Progress = Callable[[float, str], None]
 
@@ -192,27 +193,25 @@ def train_reward_model(args: RewardArgs, progress: Progress | None = None) -> di
 
 
 def plot_curves(log_history: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on training machines
-    import matplotlib.pyplot as plt
-
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
-    for prefix, label in (("", "train"), ("eval_", "eval")):
-        rows = [row for row in log_history if f"{prefix}loss" in row and f"{prefix}accuracy" in row]
-        steps = [row["step"] for row in rows]
-        loss_axis.plot(steps, [row[f"{prefix}loss"] for row in rows], marker=".", label=label)
-        accuracy_axis.plot(
-            steps, [row[f"{prefix}accuracy"] for row in rows], marker=".", label=label
-        )
-    loss_axis.set(title="loss", xlabel="step")
-    accuracy_axis.set(title="pairwise accuracy", xlabel="step", ylim=(0, 1))
-    for axis in (loss_axis, accuracy_axis):
-        axis.legend()
-        axis.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    """Loss and pairwise accuracy, train and eval, over steps."""
+    plot_panels(
+        [
+            (
+                "loss",
+                [series(log_history, "loss", "train"), series(log_history, "eval_loss", "eval")],
+                None,
+            ),
+            (
+                "pairwise accuracy",
+                [
+                    series(log_history, "accuracy", "train"),
+                    series(log_history, "eval_accuracy", "eval"),
+                ],
+                (0, 1),
+            ),
+        ],
+        path,
+    )
 
 
 def load_reward_model(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

@@ -133,6 +133,7 @@ def test_policy_tuning_runs_and_records_reward_and_kl(algo, tiny, trained_reward
     assert isinstance(metrics["reward_after"], float)
     assert metrics["kl"] is not None
     assert (out / "config.json").exists()
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_sample_writes_a_batch_of_pairs(tiny, tmp_path):
