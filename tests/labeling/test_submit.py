@@ -189,10 +189,12 @@ def test_a_finished_batch_is_completed_and_its_leftover_released(
 
 def test_ids_too_large_for_the_database_are_4xx(worker_client, requester_client):
     huge = 2**70
-    response = worker_client.post(f"/api/v1/assignments/{huge}/submit/", {"ranking": ["a"]},
-                                  format="json")
+    response = worker_client.post(
+        f"/api/v1/assignments/{huge}/submit/", {"ranking": ["a"]}, format="json"
+    )
     assert response.status_code in (400, 404)
     assert requester_client.get(f"/api/v1/batches/{huge}/").status_code in (400, 404)
-    review = requester_client.post("/api/v1/ratings/review/",
-                                   {"rating_ids": [huge], "decision": "approve"}, format="json")
+    review = requester_client.post(
+        "/api/v1/ratings/review/", {"rating_ids": [huge], "decision": "approve"}, format="json"
+    )
     assert review.status_code == 400
