@@ -236,9 +236,20 @@ class ProgressReporter:
             self.echo(fraction, message)
 
 
+TRAINING_PACKAGES = {"torch", "trl", "transformers", "datasets", "peft", "accelerate", "matplotlib"}
+
+
 def readable_error(error: BaseException) -> str:
     if isinstance(error, TrainingFailed) or type(error).__name__ == "PipelineError":
         return str(error)
+    if isinstance(error, ModuleNotFoundError) and (error.name or "").split(".")[0] in (
+        TRAINING_PACKAGES
+    ):
+        return (
+            f"This machine cannot train: {error.name} is not installed. Install the train "
+            "extra where the training worker runs: pip install torch==2.13.0 && "
+            "pip install -e '.[train]'."
+        )
     return f"{type(error).__name__}: {error}"[:2000]
 
 

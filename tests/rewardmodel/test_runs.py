@@ -216,6 +216,12 @@ def finished_run(batch, user, **fields) -> TrainingRun:
     return run
 
 
+def test_a_machine_without_the_training_stack_says_how_to_install_it():
+    message = services.readable_error(ModuleNotFoundError("No module named 'trl'", name="trl"))
+    assert "trl is not installed" in message and ".[train]" in message
+    assert services.readable_error(ValueError("boom")) == "ValueError: boom"
+
+
 def test_a_run_whose_worker_went_silent_is_failed_not_left_running(make_batch, requester):
     from datetime import timedelta
 
