@@ -66,7 +66,18 @@ class SubmitOutSerializer(serializers.Serializer):
 class SubmitView(APIView):
     permission_classes = [IsWorker]
 
-    @extend_schema(request=SubmitInSerializer, responses={201: SubmitOutSerializer})
+    @extend_schema(
+        request=SubmitInSerializer,
+        responses={201: SubmitOutSerializer},
+        parameters=[
+            OpenApiParameter(
+                "next",
+                bool,
+                description="Also hand out the next task (`next`: a task as "
+                "GET /tasks/next/ gives it, or null): one round trip per task on slow links.",
+            )
+        ],
+    )
     def post(self, request: Request, assignment_id: int) -> Response:
         data = SubmitInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -84,6 +95,11 @@ class SubmitView(APIView):
             "reward_msat": rating.reward_msat,
             "balance_msat": worker_balance_msat(worker),
         }
+        if request.query_params.get("next") in ("1", "true"):
+            following = services.next_assignment_for(worker=worker)
+            body["next"] = (
+                selectors.task_payload(assignment=following, worker=worker) if following else None
+            )
         return Response(body, status=status.HTTP_201_CREATED)
 
 

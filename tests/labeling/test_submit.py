@@ -198,3 +198,32 @@ def test_ids_too_large_for_the_database_are_4xx(worker_client, requester_client)
         "/api/v1/ratings/review/", {"rating_ids": [huge], "decision": "approve"}, format="json"
     )
     assert review.status_code == 400
+
+
+def test_submit_can_hand_out_the_next_task_in_the_same_round_trip(make_batch, worker_client):
+    make_batch(
+        "pairwise",
+        items=[
+            {"prompt": f"q{i}", "responses": [{"id": "a", "text": "A"}, {"id": "b", "text": "B"}]}
+            for i in range(2)
+        ],
+    )
+    first = next_task(worker_client)
+    url = reverse("assignment-submit", args=[first["assignment_id"]]) + "?next=1"
+    body = worker_client.post(url, {"ranking": ["a", "b"]}, format="json").json()
+    assert body["status"] == "approved"
+    following = body["next"]
+    assert following["task"]["prompt"] == "q1"
+    assert next_task(worker_client) == following  # the same open assignment
+    last = worker_client.post(
+        reverse("assignment-submit", args=[following["assignment_id"]]) + "?next=1",
+        {"ranking": ["b", "a"]},
+        format="json",
+    ).json()
+    assert last["next"] is None
+    plain = worker_client.post(
+        reverse("assignment-submit", args=[first["assignment_id"]]),
+        {"ranking": ["a", "b"]},
+        format="json",
+    )
+    assert plain.status_code == 409
