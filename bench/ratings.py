@@ -132,38 +132,46 @@ class Client:
         return status, data
 
 
-async def labeler(token: str, deadline: float, stats: dict[str, list[float]]) -> None:
+async def labeler(
+    token: str, deadline: float, stats: dict[str, list[float]], one_trip: bool = False
+) -> None:
+    """GET next + POST submit in a loop; with `one_trip`, as the task page does it: the
+    next task comes back with the submit (?next=1), so a rating costs one request."""
     client = Client(token)
+    task = None
     while time.perf_counter() < deadline:
-        start = time.perf_counter()
-        try:
-            status, data = await client.request("GET", "/api/v1/tasks/next/")
-        except (OSError, ConnectionError, asyncio.IncompleteReadError):
-            stats["errors"].append(1)
-            client = Client(token)
-            continue
-        stats["next"].append(time.perf_counter() - start)
-        if status == 204:
-            stats["empty"].append(1)
-            await asyncio.sleep(0.05)
-            continue
-        if status != 200:
-            stats["errors"].append(status)
-            continue
-        task = json.loads(data)
+        if task is None:
+            start = time.perf_counter()
+            try:
+                status, data = await client.request("GET", "/api/v1/tasks/next/")
+            except (OSError, ConnectionError, asyncio.IncompleteReadError):
+                stats["errors"].append(1)
+                client = Client(token)
+                continue
+            stats["next"].append(time.perf_counter() - start)
+            if status == 204:
+                stats["empty"].append(1)
+                await asyncio.sleep(0.05)
+                continue
+            if status != 200:
+                stats["errors"].append(status)
+                continue
+            task = json.loads(data)
         answer = json.dumps({"ranking": [r["id"] for r in task["task"]["responses"]]}).encode()
+        path = f"/api/v1/assignments/{task['assignment_id']}/submit/"
         start = time.perf_counter()
         try:
-            status, _ = await client.request(
-                "POST", f"/api/v1/assignments/{task['assignment_id']}/submit/", answer
+            status, data = await client.request(
+                "POST", path + ("?next=1" if one_trip else ""), answer
             )
         except (OSError, ConnectionError, asyncio.IncompleteReadError):
             stats["errors"].append(1)
-            client = Client(token)
+            client, task = Client(token), None
             continue
         stats["submit"].append(time.perf_counter() - start)
         if status != 201:
             stats["errors"].append(status)
+        task = json.loads(data).get("next") if one_trip and status == 201 else None
 
 
 async def pinger(deadline: float, stats: dict[str, list[float]]) -> None:
@@ -239,8 +247,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[10, 100])
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--processes", type=int, default=3, help="gunicorn processes")
+    parser.add_argument("--processes", type=int, default=2, help="gunicorn processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per process")
+    parser.add_argument(
+        "--one-trip",
+        type=int,
+        nargs="*",
+        default=[10],
+        help="also run the task page's loop (submit?next=1) at these N",
+    )
     args = parser.parse_args()
     tokens = prepare(max(args.workers), items=20_000)
     server = start_server(args.processes, args.threads)
@@ -251,16 +266,19 @@ def main() -> None:
             f"baseline GET /healthz, 10 clients: {base_rps:.0f} req/s, "
             f"p50 {pct(base['healthz'], 0.5):.1f} ms, p99 {pct(base['healthz'], 0.99):.1f} ms"
         )
-        for n in args.workers:
+        loops = [(n, False) for n in args.workers] + [(n, True) for n in args.one_trip]
+        for n, one_trip in loops:
             stats, elapsed = run_load(
-                lambda d, s, n=n: [labeler(t, d, s) for t in tokens[:n]], args.seconds
+                lambda d, s, n=n, o=one_trip: [labeler(t, d, s, o) for t in tokens[:n]],
+                args.seconds,
             )
             rate = len(stats["submit"]) / elapsed
             ratio = rate / REFERENCE_LOOPS_PER_S
             share = 2 * rate / base_rps
             nxt, sub = stats["next"], stats["submit"]
+            loop = "submit?next=1" if one_trip else "next+submit"
             print(
-                f"N={n:>3}: {rate:6.1f} ratings/s ({ratio:.1f}x the "
+                f"{loop} N={n:>3}: {rate:6.1f} ratings/s ({ratio:.1f}x the "
                 f"{REFERENCE_LOOPS_PER_S:.0f}/s reference; {share:.2f} of the /healthz rate) | "
                 f"next p50 {pct(nxt, 0.5):.1f} ms p99 {pct(nxt, 0.99):.1f} ms | "
                 f"submit p50 {pct(sub, 0.5):.1f} ms p99 {pct(sub, 0.99):.1f} ms | "
