@@ -1,7 +1,11 @@
 """Who may call which API: workers rate, requesters post and read their batches."""
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from rest_framework.permissions import BasePermission
 
 from .models import Requester, Worker
@@ -9,6 +13,22 @@ from .models import Requester, Worker
 
 def worker_of(user: Any) -> Worker | None:
     return getattr(user, "worker", None) if user.is_authenticated else None
+
+
+def for_workers(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A worker's page: called as `view(request, worker, ...)`; other users go to sign-in.
+
+    Goes under `login_required`, which turns anonymous visitors away first.
+    """
+
+    @wraps(view)
+    def page(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        worker = worker_of(request.user)
+        if worker is None:
+            return redirect("login")
+        return view(request, worker, *args, **kwargs)
+
+    return page
 
 
 def requester_of(user: Any) -> Requester | None:

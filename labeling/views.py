@@ -7,6 +7,8 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from . import selectors, services
 from .balances import worker_balance_msat
+from .models import Worker
+from .permissions import for_workers
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -15,10 +17,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @ensure_csrf_cookie  # task.js posts answers with the session and this cookie's token
-def work_page(request: HttpRequest) -> HttpResponse:
-    worker = getattr(request.user, "worker", None)
-    if worker is None:
-        return redirect("login")
+@for_workers
+def work_page(request: HttpRequest, worker: Worker) -> HttpResponse:
     assignment = services.next_assignment_for(worker=worker)
     task = selectors.task_payload(assignment=assignment, worker=worker) if assignment else None
     return render(

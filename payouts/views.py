@@ -12,7 +12,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from labeling.balances import worker_balance_msat
-from labeling.models import Rating
+from labeling.models import Rating, Worker
+from labeling.permissions import for_workers
 from labeling.selectors import worker_earnings
 
 from . import lnurl_auth, lnurl_withdraw, services, wallet
@@ -81,10 +82,8 @@ def shown_withdrawal(request: HttpRequest, worker: object) -> Withdrawal | None:
 
 
 @login_required
-def earnings_page(request: HttpRequest) -> HttpResponse:
-    worker = getattr(request.user, "worker", None)
-    if worker is None:
-        return redirect("login")
+@for_workers
+def earnings_page(request: HttpRequest, worker: Worker) -> HttpResponse:
     ratings = Rating.objects.filter(worker=worker).select_related("batch").order_by("-id")[:100]
     withdrawal = shown_withdrawal(request, worker)
     context = {
@@ -103,11 +102,9 @@ def earnings_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def withdraw_start(request: HttpRequest) -> HttpResponse:
+@for_workers
+def withdraw_start(request: HttpRequest, worker: Worker) -> HttpResponse:
     """The Withdraw button: holds the amount and shows its LNURL on the earnings page."""
-    worker = getattr(request.user, "worker", None)
-    if worker is None:
-        return redirect("login")
     raw = request.POST.get("amount_sats", "").strip().replace(",", "")
     if raw and not raw.isdigit():
         messages.error(request, _("Give a whole number of sats."))
@@ -131,11 +128,9 @@ def withdraw_start(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def lightning_address_form(request: HttpRequest) -> HttpResponse:
+@for_workers
+def lightning_address_form(request: HttpRequest, worker: Worker) -> HttpResponse:
     """Sets (or, empty, removes) the worker's Lightning Address for automatic payouts."""
-    worker = getattr(request.user, "worker", None)
-    if worker is None:
-        return redirect("login")
     address = request.POST.get("address", "").strip()
     if not address:
         services.remove_lightning_address(worker=worker)
