@@ -6,7 +6,6 @@ A requester is staff but not superuser and sees only its own rows.
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -16,7 +15,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from . import selectors, services
-from .batch_files import parse_batch_file
+from .batch_files import read_batch_upload
 from .charts import bar_chart, sparkline
 from .errors import DomainError
 from .models import Batch, Item, Rating, Report, Requester, TaskType, Worker
@@ -106,15 +105,8 @@ class BatchUploadForm(forms.Form):
         upload = data.get("file")
         if upload is None or "task_type" not in data:
             return data
-        if upload.size > settings.BATCH_UPLOAD_MAX_BYTES:
-            raise forms.ValidationError(
-                _("The file is larger than %(limit)s bytes.")
-                % {"limit": settings.BATCH_UPLOAD_MAX_BYTES}
-            )
         try:
-            raw = parse_batch_file(
-                name=upload.name, content=upload.read(), max_items=settings.BATCH_MAX_ITEMS
-            )
+            raw = read_batch_upload(upload)
             data["items"] = services.validate_items(task_type=data["task_type"], items=raw)
         except DomainError as error:
             raise forms.ValidationError(error_text(error)) from error

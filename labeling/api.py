@@ -3,7 +3,6 @@
 import json
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -13,7 +12,7 @@ from rest_framework.views import APIView
 
 from . import selectors, services
 from .balances import worker_balance_msat
-from .batch_files import parse_batch_file
+from .batch_files import read_batch_upload
 from .errors import DomainError, InvalidBatch, NotFound
 from .models import Batch, Rating, Report, TaskType
 from .permissions import IsRequester, IsWorker
@@ -177,16 +176,7 @@ def raw_items_from(data: dict[str, Any]) -> list[Any]:
         if not isinstance(data["items"], list):
             raise InvalidBatch({"items": ["Expected a list of items."]})
         return data["items"]
-    if upload.size > settings.BATCH_UPLOAD_MAX_BYTES:
-        raise FileTooLarge()
-    return parse_batch_file(
-        name=upload.name, content=upload.read(), max_items=settings.BATCH_MAX_ITEMS
-    )
-
-
-class FileTooLarge(DomainError):
-    status_code = 413
-    default_detail = f"The file is larger than {settings.BATCH_UPLOAD_MAX_BYTES} bytes."
+    return read_batch_upload(upload)
 
 
 class BatchCreateView(APIView):

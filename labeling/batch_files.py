@@ -8,9 +8,27 @@ import io
 import json
 from typing import Any
 
-from .errors import InvalidBatch
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext as _
+
+from .errors import DomainError, InvalidBatch
 
 CSV_COLUMNS = ("prompt", "response_a", "response_b")
+
+
+class FileTooLarge(DomainError):
+    status_code = 413
+
+
+def read_batch_upload(upload: UploadedFile) -> list[dict[str, Any]]:
+    """Items of an uploaded batch file, within the configured size and item limits."""
+    limit = settings.BATCH_UPLOAD_MAX_BYTES
+    if upload.size > limit:
+        raise FileTooLarge(_("The file is larger than %(limit)s bytes.") % {"limit": limit})
+    return parse_batch_file(
+        name=upload.name or "", content=upload.read(), max_items=settings.BATCH_MAX_ITEMS
+    )
 
 
 def parse_batch_file(*, name: str, content: bytes, max_items: int) -> list[dict[str, Any]]:
