@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from .quality.trust import trust_score
+
 
 class TaskType(models.TextChoices):
     PAIRWISE = "pairwise", _("Pairwise comparison")
@@ -49,8 +51,6 @@ class Worker(models.Model):
     @property
     def trust(self) -> float:
         """Share of checks passed, with a Beta prior so a new worker starts neutral."""
-        from .quality.trust import trust_score
-
         return trust_score(
             gold_seen=self.gold_seen,
             gold_correct=self.gold_correct,

@@ -246,13 +246,12 @@ def batch_dashboard(*, batch: Batch) -> dict[str, Any]:
         worker_id__in=[row.worker_id for row in stats]
     ).values_list("worker_id", "trust"):
         history[worker_id].append(value)
-    pending = Count("id", filter=Q(status=Rating.Status.PENDING_REVIEW))
-    flagged = {
-        row["worker_id"]: row
-        for row in batch.ratings.exclude(flags=[])
+    flagged = dict(
+        batch.ratings.exclude(flags=[])
         .values("worker_id")
-        .annotate(flagged=Count("id"), pending=pending)
-    }
+        .annotate(n=Count("id"))
+        .values_list("worker_id", "n")
+    )
     workers = [
         {
             "worker_id": row.worker_id,
@@ -263,7 +262,7 @@ def batch_dashboard(*, batch: Batch) -> dict[str, Any]:
                 row.worker.evidence >= MIN_EVIDENCE_TO_PAUSE
                 and row.worker.trust < batch.pause_below_trust
             ),
-            "flagged": flagged.get(row.worker_id, {}).get("flagged", 0),
+            "flagged": flagged.get(row.worker_id, 0),
             "history": history.get(row.worker_id, []),
         }
         for row in stats
