@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import selectors, services
 from .batch_files import read_batch_upload
-from .charts import bar_chart, sparkline
+from .charts import bar_chart, progress_bar, sparkline
 from .errors import DomainError
 from .models import Batch, Item, Rating, Report, Requester, TaskType, Worker
 from .models import Response as TaskResponse
@@ -166,17 +166,7 @@ class BatchAdmin(OwnRowsMixin, admin.ModelAdmin):
         done = getattr(batch, "ratings_done", None)
         if done is None:
             done = batch.ratings.exclude(status=Rating.Status.REJECTED).count()
-        needed = batch.ratings_needed or 1
-        percent = min(100, round(100 * done / needed))
-        return format_html(
-            '<progress value="{}" max="{}" aria-label="{}%">{}%</progress> {} / {}',
-            done,
-            needed,
-            percent,
-            percent,
-            done,
-            batch.ratings_needed,
-        )
+        return progress_bar(done, batch.ratings_needed, f"{done} / {batch.ratings_needed}")
 
     @admin.display(description=_("Export"))
     def export_links(self, batch: Batch) -> str:

@@ -4,6 +4,19 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 
+def progress_bar(value: float, maximum: float, caption: str) -> SafeString:
+    """An accessible <progress> element followed by a caption (admin lists and pages)."""
+    percent = min(100, round(100 * value / (maximum or 1)))
+    return format_html(
+        '<progress value="{}" max="{}" aria-label="{}%">{}%</progress> {}',
+        value,
+        maximum or 1,
+        percent,
+        percent,
+        caption,
+    )
+
+
 def _n(value: float) -> str:
     return f"{value:.1f}"
 

@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from labeling.charts import progress_bar
 from labeling.errors import DomainError
 from labeling.models import Batch
 
@@ -210,14 +211,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
     @admin.display(description=_("Progress"))
     def progress_bar(self, run: TrainingRun) -> str:
         percent = round(100 * run.progress)
-        return format_html(
-            '<progress value="{}" max="100" aria-label="{}%">{}%</progress> {}% {}',
-            percent,
-            percent,
-            percent,
-            percent,
-            run.progress_message,
-        )
+        return progress_bar(percent, 100, f"{percent}% {run.progress_message}")
 
     @admin.display(description=_("Batches"))
     def batch_names(self, run: TrainingRun) -> str:
