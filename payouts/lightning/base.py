@@ -63,6 +63,9 @@ NETWORK_PREFIXES = {"bitcoin": "bc", "testnet": "tb", "signet": "tbs", "regtest"
 
 class LightningBackend:
     name = "base"
+    # A remote node gives up on a payment after its pay timeout; wait this much longer for
+    # its answer.
+    http_margin = 10.0
 
     def info(self) -> NodeInfo:
         raise NotImplementedError

@@ -30,8 +30,6 @@ class ClnBackend(LightningBackend):
     def __init__(self, *, url: str, rune: str, tls_cert: str = "", timeout: float = 30):
         self.client = JsonClient(url, headers={"Rune": rune}, timeout=timeout, tls_cert=tls_cert)
         self.pay_timeout = timeout
-        # The node gives up on a payment after pay_timeout; wait a little longer for its answer.
-        self.http_margin = 10.0
 
     @classmethod
     def from_settings(cls) -> "ClnBackend":

@@ -26,8 +26,6 @@ class LnbitsBackend(LightningBackend):
     def __init__(self, *, url: str, admin_key: str, timeout: float = 30):
         self.client = JsonClient(url, headers={"X-Api-Key": admin_key}, timeout=timeout)
         self.pay_timeout = timeout
-        # The node gives up on a payment after pay_timeout; wait a little longer for its answer.
-        self.http_margin = 10.0
 
     @classmethod
     def from_settings(cls) -> "LnbitsBackend":

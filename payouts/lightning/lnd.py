@@ -40,8 +40,6 @@ class LndBackend(LightningBackend):
             tls_cert=tls_cert,
         )
         self.pay_timeout = timeout
-        # The node gives up on a payment after pay_timeout; wait a little longer for its answer.
-        self.http_margin = 10.0
 
     @classmethod
     def from_settings(cls) -> "LndBackend":
