@@ -7,17 +7,18 @@ through conditional UPDATEs, and unique constraints back them up.
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery, prefetch_related_objects
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from . import selectors, signals
+from . import rows, selectors, signals
 from .errors import (
     AlreadySubmitted,
     AssignmentClosed,
@@ -29,7 +30,6 @@ from .errors import (
 from .models import (
     Assignment,
     Batch,
-    BatchWorkerStats,
     Item,
     Rating,
     Report,
@@ -171,36 +171,56 @@ def spread_gold(items: list[ItemSpec]) -> list[ItemSpec]:
 # --- assignments ---------------------------------------------------------------------
 
 
+@cache
+def _claim_sql(*, vendor: str, check_trust: bool) -> str:
+    """Takes one slot of the first item a worker may rate, in one statement.
+
+    The inner SELECT skips items other claims hold (PostgreSQL), so concurrent workers
+    spread over items instead of queueing on one; the UPDATE re-checks the slot count,
+    which is the guard where rows are not locked.
+    """
+    lock = " FOR UPDATE OF i SKIP LOCKED" if vendor == "postgresql" else ""
+    stats = (
+        "SELECT 1 FROM labeling_batchworkerstats s"
+        " WHERE s.batch_id = i.batch_id AND s.worker_id = %(worker)s"
+    )
+    return f"""
+        UPDATE labeling_item SET slots_left = slots_left - 1
+        WHERE slots_left > 0 AND id = (
+            SELECT i.id FROM labeling_item i JOIN labeling_batch b ON b.id = i.batch_id
+            WHERE b.status = %(open)s AND i.slots_left > 0 AND NOT i.blocked
+            AND NOT EXISTS (
+                SELECT 1 FROM labeling_assignment a
+                WHERE a.worker_id = %(worker)s AND a.item_id = i.id
+            )
+            {"AND b.pause_below_trust <= %(trust)s" if check_trust else ""}
+            AND NOT EXISTS ({stats} AND s.qualified = %(false)s)
+            AND (b.qualification_size = 0 OR i.gold IS NOT NULL
+                 OR EXISTS ({stats} AND s.qualified = %(true)s))
+            ORDER BY i.batch_id, i.id LIMIT 1{lock}
+        )
+        RETURNING {rows.columns(Item, "labeling_item")}
+    """
+
+
 def _claim_item(*, worker: Worker) -> Item | None:
-    """Takes one slot of the first item this worker may rate, or returns None."""
-    seen = Assignment.objects.filter(worker=worker).values("item_id")
-    candidates = Item.objects.filter(
-        batch__status=Batch.Status.OPEN, slots_left__gt=0, blocked=False
-    ).exclude(id__in=seen)
-    if worker.evidence >= trust.MIN_EVIDENCE_TO_PAUSE:
-        candidates = candidates.exclude(batch__pause_below_trust__gt=worker.trust)
-    # Entry tests: until a worker passed a batch's test it is served only its gold items;
-    # a failed test closes the batch to the worker.
-    stats = BatchWorkerStats.objects.filter(batch_id=OuterRef("batch_id"), worker=worker)
-    candidates = candidates.exclude(Exists(stats.filter(qualified=False))).filter(
-        Q(batch__qualification_size=0)
-        | Q(gold__isnull=False)
-        | Exists(stats.filter(qualified=True))
+    """Takes one slot of the first item this worker may rate, or returns None.
+
+    Entry tests: until a worker passed a batch's test it is served only its gold items;
+    a failed test closes the batch to the worker.
+    """
+    check_trust = worker.evidence >= trust.MIN_EVIDENCE_TO_PAUSE
+    row = rows.fetch(
+        _claim_sql(vendor=connection.vendor, check_trust=check_trust),
+        {
+            "worker": worker.id,
+            "open": Batch.Status.OPEN,
+            "trust": worker.trust,
+            "true": True,
+            "false": False,
+        },
     )
-    candidates = (
-        candidates.select_related("batch")
-        .order_by("batch_id", "id")
-        .select_for_update(skip_locked=True, of=("self",))
-    )
-    for _ in range(3):
-        # One row at a time: every row the SELECT returns stays locked until commit.
-        item = next(iter(candidates[:1]), None)
-        if item is None:
-            return None
-        # Locked on PostgreSQL, so this always succeeds there; elsewhere it is the guard.
-        if Item.objects.filter(id=item.id, slots_left__gt=0).update(slots_left=F("slots_left") - 1):
-            return item
-    return None
+    return None if row is None else rows.from_row(Item, row)[0]
 
 
 def _lock_worker(*, worker: Worker) -> int | None:
@@ -209,16 +229,31 @@ def _lock_worker(*, worker: Worker) -> int | None:
     One claim at a time per worker, so parallel requests from one phone neither
     take two slots nor see a spurious "no task".
     """
-    open_assignment = Assignment.objects.filter(
-        worker=OuterRef("pk"), status=Assignment.Status.OPEN
-    ).values("id")[:1]
-    return (
-        Worker.objects.select_for_update()
-        .filter(id=worker.id)
-        .annotate(open_id=Subquery(open_assignment))
-        .values_list("open_id", flat=True)
-        .get()
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    row = rows.fetch(
+        "SELECT (SELECT a.id FROM labeling_assignment a WHERE a.worker_id = w.id"
+        f" AND a.status = %s LIMIT 1) FROM labeling_worker w WHERE w.id = %s{lock}",
+        [Assignment.Status.OPEN, worker.id],
     )
+    return row[0] if row else None
+
+
+def _with_task(item: Item) -> Item:
+    """Loads the item's batch and responses (as select/prefetch_related would) in one SELECT."""
+    found = rows.fetch_all(
+        f"SELECT {rows.columns(Batch, 'b')}, {rows.columns(Response, 'r')}"
+        " FROM labeling_batch b JOIN labeling_response r ON r.item_id = %s"
+        " WHERE b.id = %s ORDER BY r.position",
+        [item.id, item.batch_id],
+    )
+    item.batch, end = rows.from_row(Batch, found[0])
+    responses = [rows.from_row(Response, row, end)[0] for row in found]
+    for response in responses:
+        response.item = item
+    cached = item.responses.all()
+    cached._result_cache, cached._prefetch_done = responses, True
+    item._prefetched_objects_cache = {"responses": cached}
+    return item
 
 
 def next_assignment_for(*, worker: Worker) -> Assignment | None:
@@ -236,7 +271,7 @@ def next_assignment_for(*, worker: Worker) -> Assignment | None:
                     _expire(assignment=current)
                 item = _claim_item(worker=worker)
                 if item is not None:
-                    prefetch_related_objects([item], "responses")
+                    _with_task(item)
                     keys = [response.key for response in item.responses.all()]
                     return Assignment.objects.create(
                         worker=worker,
@@ -277,13 +312,18 @@ def expire_assignments(*, now: datetime | None = None, limit: int = 1000) -> int
 
 def _open_assignment(*, worker: Worker, assignment_id: int) -> Assignment:
     """The worker's assignment if it can still be answered; the right error otherwise."""
-    assignment = (
-        Assignment.objects.select_related("item__batch")
-        .filter(id=assignment_id, worker=worker)
-        .first()
+    row = rows.fetch(
+        f"SELECT {rows.columns(Assignment, 'a')}, {rows.columns(Item, 'i')},"
+        f" {rows.columns(Batch, 'b')} FROM labeling_assignment a"
+        " JOIN labeling_item i ON i.id = a.item_id JOIN labeling_batch b ON b.id = i.batch_id"
+        " WHERE a.id = %s AND a.worker_id = %s",
+        [assignment_id, worker.id],
     )
-    if assignment is None:
+    if row is None:
         raise NotFound("No such assignment.")
+    assignment, end = rows.from_row(Assignment, row)
+    assignment.item, end = rows.from_row(Item, row, end)
+    assignment.item.batch, _ = rows.from_row(Batch, row, end)
     if assignment.status == Assignment.Status.SUBMITTED:
         raise AlreadySubmitted()
     if assignment.status == Assignment.Status.SKIPPED:
@@ -300,9 +340,14 @@ def _open_assignment(*, worker: Worker, assignment_id: int) -> Assignment:
 
 def _close(*, assignment: Assignment, status: str, now: datetime) -> None:
     """Moves an open assignment to `status` exactly once; raises if another request won."""
-    closed = Assignment.objects.filter(
-        id=assignment.id, status=Assignment.Status.OPEN, expires_at__gt=now
-    ).update(status=status, finished_at=now)
+    at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE labeling_assignment SET status = %s, finished_at = %s"
+            " WHERE id = %s AND status = %s AND expires_at > %s",
+            [status, at, assignment.id, Assignment.Status.OPEN, at],
+        )
+        closed = cursor.rowcount
     if not closed:
         assignment.refresh_from_db(fields=["status", "expires_at"])
         raise (

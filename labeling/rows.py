@@ -1,0 +1,60 @@
+"""Model instances from hand-written SQL, for the few statements on every task request.
+
+The ORM spends milliseconds building a statement such as the task claim; on the rating
+loop that is most of a request. Those statements are written once as SQL, and their
+rows become ordinary model instances here, with the same conversions the ORM applies.
+"""
+
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any, TypeVar
+
+from django.db import connection
+from django.db.models import Model
+
+M = TypeVar("M", bound=Model)
+
+
+def columns(model: type[Model], alias: str) -> str:
+    """The select list of every concrete column of `model`, as `from_row` reads them."""
+    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+
+
+@cache
+def _converters(model: type[Model], vendor: str) -> list[tuple[int, Any, list[Callable[..., Any]]]]:
+    """(column index, expression, converters) for the columns that need converting."""
+    result = []
+    for i, field in enumerate(model._meta.concrete_fields):
+        expression = field.get_col(model._meta.db_table)
+        converters = connection.ops.get_db_converters(expression) + expression.get_db_converters(
+            connection
+        )
+        if converters:
+            result.append((i, expression, converters))
+    return result
+
+
+def from_row(model: type[M], row: Sequence[Any], start: int = 0) -> tuple[M | None, int]:
+    """The instance stored at row[start:], or None for a LEFT JOIN that matched nothing;
+    and where the next model's columns begin."""
+    fields = model._meta.concrete_fields
+    end = start + len(fields)
+    values = list(row[start:end])
+    if values[fields.index(model._meta.pk)] is None:
+        return None, end
+    for i, expression, converters in _converters(model, connection.vendor):
+        for convert in converters:
+            values[i] = convert(values[i], expression, connection)
+    return model.from_db(connection.alias, None, values), end
+
+
+def fetch(sql: str, params: Sequence[Any] | dict[str, Any]) -> tuple[Any, ...] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def fetch_all(sql: str, params: Sequence[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
