@@ -248,7 +248,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[10, 100])
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--processes", type=int, default=2, help="gunicorn processes")
-    parser.add_argument("--threads", type=int, default=8, help="threads per process")
+    parser.add_argument("--threads", type=int, default=4, help="threads per process")
     parser.add_argument(
         "--one-trip",
         type=int,

@@ -273,12 +273,14 @@ def next_assignment_for(*, worker: Worker) -> Assignment | None:
                 if item is not None:
                     _with_task(item)
                     keys = [response.key for response in item.responses.all()]
-                    return Assignment.objects.create(
-                        worker=worker,
-                        item=item,
-                        order=random.sample(keys, len(keys)),  # per assignment: position bias
-                        created_at=now,
-                        expires_at=now + timedelta(seconds=settings.ASSIGNMENT_LEASE_SECONDS),
+                    return rows.insert(
+                        Assignment(
+                            worker=worker,
+                            item=item,
+                            order=random.sample(keys, len(keys)),  # per assignment: position bias
+                            created_at=now,
+                            expires_at=now + timedelta(seconds=settings.ASSIGNMENT_LEASE_SECONDS),
+                        )
                     )
         except IntegrityError:
             # A parallel request of this worker committed an assignment while this one
@@ -420,21 +422,23 @@ def submit_rating(
     status = review.status_for_new_rating(batch=batch, worker=worker, flags=flags)
     with transaction.atomic():
         _close(assignment=assignment, status=Assignment.Status.SUBMITTED, now=now)
-        rating = Rating.objects.create(
-            assignment=assignment,
-            worker=worker,
-            item=item,
-            batch=batch,
-            ranking=ranking,
-            scores=scores,
-            rationale=rationale,
-            status=status,
-            reward_msat=batch.reward_for(worker, gold=item.gold is not None),
-            shown_at=assignment.created_at,
-            created_at=now,
-            flags=flags,
-            gold_correct=gold_correct,
-            position=assignment.order.index(best_first[0]),
+        rating = rows.insert(
+            Rating(
+                assignment=assignment,
+                worker=worker,
+                item=item,
+                batch=batch,
+                ranking=ranking,
+                scores=scores,
+                rationale=rationale,
+                status=status,
+                reward_msat=batch.reward_for(worker, gold=item.gold is not None),
+                shown_at=assignment.created_at,
+                created_at=now,
+                flags=flags,
+                gold_correct=gold_correct,
+                position=assignment.order.index(best_first[0]),
+            )
         )
         if gold_correct is not None:
             review.record_gold(worker=worker, batch=batch, correct=gold_correct)
