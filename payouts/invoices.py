@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass
 
-import bolt11
 from django.conf import settings
 
+from . import bolt11_decode
+from .bolt11_decode import DecodedInvoice
 from .errors import InvoiceRefused
 from .lightning.base import NETWORK_PREFIXES
 
@@ -19,7 +20,7 @@ class CheckedInvoice:
     payee: str
 
 
-def decode_invoice(pr: str) -> bolt11.Bolt11:
+def decode_invoice(pr: str) -> DecodedInvoice:
     """The decoded invoice; InvoiceRefused for anything that is not a well-signed BOLT11."""
     pr = (pr or "").strip()
     if pr.lower().startswith("lightning:"):
@@ -27,19 +28,18 @@ def decode_invoice(pr: str) -> bolt11.Bolt11:
     if not pr or len(pr) > MAX_INVOICE_LENGTH:
         raise InvoiceRefused("Missing or oversized invoice (pr).")
     try:
-        return bolt11.decode(pr)
-    except bolt11.exceptions.Bolt11SignatureVerifyException as exc:
+        decoded = bolt11_decode.decode(pr)
+    except bolt11_decode.BadSignature as exc:
         raise InvoiceRefused("The invoice's signature does not match its payee.") from exc
-    except bolt11.exceptions.Bolt11DescriptionException as exc:
-        raise InvoiceRefused(
-            "The invoice needs exactly one of description or description hash."
-        ) from exc
-    except Exception as exc:  # bech32, hrp, field and signature-recovery errors
+    except bolt11_decode.InvalidInvoice as exc:
         raise InvoiceRefused("Cannot decode the invoice.") from exc
+    if (decoded.description is None) == (decoded.description_hash is None):
+        raise InvoiceRefused("The invoice needs exactly one of description or description hash.")
+    return decoded
 
 
 def check_invoice(
-    pr: str, *, min_msat: int, max_msat: int, decoded: bolt11.Bolt11 | None = None
+    pr: str, *, min_msat: int, max_msat: int, decoded: DecodedInvoice | None = None
 ) -> CheckedInvoice:
     """Network, amount and expiry checks (decoding first unless given the decoded invoice)."""
     decoded = decoded or decode_invoice(pr)

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from ..bolt11_decode import DecodedInvoice, InvalidInvoice, decode
 from .base import (
     NETWORK_PREFIXES,
     Invoice,
@@ -228,10 +229,10 @@ def _result(payment: object) -> PaymentResult:
     )
 
 
-def _decode(pr: str) -> bolt11.Bolt11 | None:
+def _decode(pr: str) -> DecodedInvoice | None:
     try:
-        return bolt11.decode(pr)
-    except Exception:  # the library raises many kinds for a bad string
+        return decode(pr)
+    except InvalidInvoice:
         return None
 
 
