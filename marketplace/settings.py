@@ -213,6 +213,9 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+# Database connections outlive jobs (marketplace/celery.py closes them by CONN_MAX_AGE);
+# Celery's fix-up would otherwise reconnect around every job.
+CELERY_DB_REUSE_MAX = 2**31
 CELERY_BEAT_SCHEDULE = {
     "labeling.expire_assignments": {"task": "labeling.expire_assignments", "schedule": 60.0},
     # Re-aggregate batches that got ratings in the last 10 minutes (peer agreement → trust).

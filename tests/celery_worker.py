@@ -60,7 +60,7 @@ def celery_worker(
             "DATABASE_URL": test_database_url(),
             "CELERY_BROKER_URL": broker,
             "SECRET_KEY": settings.SECRET_KEY,
-            "DB_CONN_MAX_AGE": "0",
+            "DB_CONN_MAX_AGE": "60",  # as deployed: connections kept between jobs
             **env,
         },
         stdout=subprocess.PIPE,

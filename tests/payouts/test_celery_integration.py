@@ -88,6 +88,44 @@ def test_a_real_worker_pays_accepted_withdrawals_once(celery_worker_process, mak
     )
 
 
+def pay_through_worker(wallet, count: int) -> None:
+    ids = []
+    for _ in range(count):
+        withdrawal = open_withdrawal(wallet, 1_000)
+        pr = invoice(wallet, 1_000)
+        answer = Client().get(reverse("lnurl-withdraw-callback"), {"k1": withdrawal.k1, "pr": pr})
+        assert answer.json() == {"status": "OK"}
+        ids.append(withdrawal.id)
+    assert wait_for(lambda: Withdrawal.objects.filter(id__in=ids, status="paid").count() == count)
+
+
+def worker_sessions() -> set[int]:
+    """Backends of other processes (the Celery worker) connected to the test database."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        )
+        return {pid for (pid,) in cursor.fetchall()}
+
+
+@needs_postgres
+@needs_redis
+@pytest.mark.celery
+@pytest.mark.postgres
+def test_the_worker_keeps_its_database_connection_between_jobs(celery_worker_process, worker):
+    # A new PostgreSQL backend per payment job cost more than the payment itself.
+    credit_worker(worker, 100_000)
+    pay_through_worker(worker, 4)
+    after_first = worker_sessions()
+    assert 1 <= len(after_first) <= 2  # one per pool process (-c 2), left open
+    pay_through_worker(worker, 6)
+    after_second = worker_sessions()
+    assert after_first <= after_second and len(after_second) <= 2
+
+
 @needs_postgres
 @needs_redis
 @pytest.mark.celery
