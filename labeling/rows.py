@@ -60,21 +60,28 @@ def fetch_all(sql: str, params: Sequence[Any] | dict[str, Any]) -> list[tuple[An
         return cursor.fetchall()
 
 
+def execute(sql: str, params: Sequence[Any] | dict[str, Any]) -> int:
+    """Runs a write; returns how many rows it changed."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
 def insert(instance: M) -> M:
-    """Saves a new instance with an auto id in one INSERT … RETURNING, values prepared as
-    `save()` prepares them. Sends no save signals: only for models nothing listens to."""
+    """Saves a new instance in one INSERT (… RETURNING its id when the id is automatic),
+    values prepared as `save()` prepares them. Sends no save signals: only for models
+    nothing listens to."""
     meta = instance._meta
-    assert meta.pk.get_internal_type().endswith("AutoField")
-    fields = [field for field in meta.concrete_fields if field is not meta.pk]
+    auto = meta.pk.get_internal_type().endswith("AutoField")
+    fields = [field for field in meta.concrete_fields if not (auto and field is meta.pk)]
     values = [
         field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
     ]
     names = ", ".join(f'"{field.column}"' for field in fields)
-    row = fetch(
-        f"INSERT INTO {meta.db_table} ({names})"
-        f" VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {meta.pk.column}",
-        values,
-    )
-    instance.pk = row[0]
+    sql = f"INSERT INTO {meta.db_table} ({names}) VALUES ({', '.join(['%s'] * len(fields))})"
+    if auto:
+        instance.pk = fetch(sql + f" RETURNING {meta.pk.column}", values)[0]  # type: ignore[index]
+    else:
+        execute(sql, values)
     instance._state.adding, instance._state.db = False, connection.alias
     return instance

@@ -11,10 +11,11 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from labeling import rows
 from labeling.errors import InsufficientBalance
 from labeling.models import Batch, Rating, Requester, Worker
 
@@ -308,7 +309,7 @@ def accept_withdrawal_invoice(*, k1: str, pr: str) -> Withdrawal:
 
     The invoice already accepted for this k1, sent again (wallets retry), is accepted
     again and changes nothing. Raises InvoiceRefused with the reason for the wallet."""
-    withdrawal = Withdrawal.objects.filter(k1=k1).first() if k1 else None
+    withdrawal = _withdrawal_by_k1(k1)
     if withdrawal is None:
         raise InvoiceRefused("Unknown k1.")
     decoded = decode_invoice(pr)
@@ -322,13 +323,19 @@ def accept_withdrawal_invoice(*, k1: str, pr: str) -> Withdrawal:
     )
     try:
         with transaction.atomic():
-            claimed = Withdrawal.objects.filter(
-                id=withdrawal.id, status=Withdrawal.Status.OPEN, expires_at__gt=now
-            ).update(
-                status=Withdrawal.Status.PAYING,
-                bolt11=invoice.bolt11,
-                payment_hash=invoice.payment_hash,
-                invoice_accepted_at=now,
+            at = connection.ops.adapt_datetimefield_value(now)
+            claimed = rows.execute(
+                "UPDATE payouts_withdrawal SET status = %s, bolt11 = %s, payment_hash = %s,"
+                " invoice_accepted_at = %s WHERE id = %s AND status = %s AND expires_at > %s",
+                [
+                    Withdrawal.Status.PAYING,
+                    invoice.bolt11,
+                    invoice.payment_hash,
+                    at,
+                    withdrawal.id,
+                    Withdrawal.Status.OPEN,
+                    at,
+                ],
             )
             if claimed:
                 transaction.on_commit(lambda: _queue_payment(withdrawal.id))
@@ -341,6 +348,15 @@ def accept_withdrawal_invoice(*, k1: str, pr: str) -> Withdrawal:
     withdrawal.bolt11, withdrawal.payment_hash = invoice.bolt11, invoice.payment_hash
     withdrawal.invoice_accepted_at = now
     return withdrawal
+
+
+def _withdrawal_by_k1(k1: str) -> Withdrawal | None:
+    # Plain SQL: the wallet callback is the hot path of every payout.
+    row = rows.fetch(
+        f"SELECT {rows.columns(Withdrawal, 'w')} FROM payouts_withdrawal w WHERE w.k1 = %s",
+        [k1],
+    )
+    return rows.from_row(Withdrawal, row)[0] if row else None
 
 
 def _already_claimed(withdrawal: Withdrawal, payment_hash: str) -> Withdrawal:
@@ -375,13 +391,15 @@ def pay_withdrawal(*, withdrawal_id: int) -> str:
     now = timezone.now()
     # Claim the one send. A second run (redelivered job, reconcile) finds it claimed and
     # only asks the node what became of the payment.
-    if not Withdrawal.objects.filter(
-        id=withdrawal_id, status=Withdrawal.Status.PAYING, send_started_at__isnull=True
-    ).update(send_started_at=now):
+    row = rows.fetch(
+        "UPDATE payouts_withdrawal SET send_started_at = %s"
+        " WHERE id = %s AND status = %s AND send_started_at IS NULL"
+        f" RETURNING {rows.columns(Withdrawal, 'payouts_withdrawal')}",
+        [connection.ops.adapt_datetimefield_value(now), withdrawal_id, Withdrawal.Status.PAYING],
+    )
+    if row is None:
         return reconcile_withdrawal(withdrawal_id=withdrawal_id)
-    withdrawal = Withdrawal.objects.only(
-        "id", "worker_id", "amount_msat", "bolt11", "payment_hash", "status"
-    ).get(id=withdrawal_id)
+    withdrawal = rows.from_row(Withdrawal, row)[0]
     try:
         result = get_backend().pay_invoice(
             bolt11=withdrawal.bolt11,
@@ -417,12 +435,19 @@ def record_payment(*, withdrawal: Withdrawal, result: PaymentResult) -> str:
 def _mark_paid(*, withdrawal: Withdrawal, result: PaymentResult) -> bool:
     fee_msat = max(int(result.fee_msat), 0)
     with transaction.atomic():
-        if not Withdrawal.objects.filter(id=withdrawal.id, status=Withdrawal.Status.PAYING).update(
-            status=Withdrawal.Status.PAID,
-            fee_msat=fee_msat,
-            preimage=result.preimage[:64],
-            finished_at=timezone.now(),
-        ):
+        paid = rows.execute(
+            "UPDATE payouts_withdrawal SET status = %s, fee_msat = %s, preimage = %s,"
+            " finished_at = %s WHERE id = %s AND status = %s",
+            [
+                Withdrawal.Status.PAID,
+                fee_msat,
+                result.preimage[:64],
+                connection.ops.adapt_datetimefield_value(timezone.now()),
+                withdrawal.id,
+                Withdrawal.Status.PAYING,
+            ],
+        )
+        if not paid:
             return False
         legs = [
             (ledger.worker_held(withdrawal.worker_id), -withdrawal.amount_msat),

@@ -20,6 +20,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from labeling import rows
+
 from ..bolt11_decode import DecodedInvoice, InvalidInvoice, decode
 from .base import (
     NETWORK_PREFIXES,
@@ -163,15 +165,17 @@ class FakeBackend(LightningBackend):
         now = timezone.now()
         try:
             with transaction.atomic():
-                payment = FakeNodePayment.objects.create(
-                    payment_hash=decoded.payment_hash,
-                    bolt11=bolt11,
-                    amount_msat=amount_msat,
-                    fee_msat=fee_msat,
-                    preimage=preimage,
-                    state=state,
-                    reason=reason,
-                    created_at=now,
+                payment = rows.insert(
+                    FakeNodePayment(
+                        payment_hash=decoded.payment_hash,
+                        bolt11=bolt11,
+                        amount_msat=amount_msat,
+                        fee_msat=fee_msat,
+                        preimage=preimage,
+                        state=state,
+                        reason=reason,
+                        created_at=now,
+                    )
                 )
                 own = None
                 if decoded.payee == node_public_key() and state == PaymentState.SUCCEEDED:
