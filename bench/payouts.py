@@ -58,7 +58,7 @@ def setup_django() -> dict[str, str]:
     return env
 
 
-def start(env: dict[str, str], workers: int) -> list[subprocess.Popen]:
+def start(env: dict[str, str], args: argparse.Namespace) -> list[subprocess.Popen]:
     from marketplace.celery import app
 
     with app.connection_for_write() as conn:
@@ -74,9 +74,7 @@ def start(env: dict[str, str], workers: int) -> list[subprocess.Popen]:
             "-b",
             f"127.0.0.1:{PORT}",
             "-w",
-            os.environ.get("BENCH_WEB_PROCESSES", "3"),
-            "-k",
-            os.environ.get("BENCH_WEB_CLASS", "sync"),
+            str(args.web_processes),
             "--log-level",
             "warning",
         ],
@@ -96,14 +94,15 @@ def start(env: dict[str, str], workers: int) -> list[subprocess.Popen]:
             "worker",
             "-Q",
             "payouts",
+            "--pool",
+            args.celery_pool,
             "-c",
-            str(workers),
+            str(args.celery_concurrency),
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
             "-l",
             "WARNING",
-            *os.environ.get("BENCH_CELERY_ARGS", "").split(),
         ],
         cwd=ROOT,
         env=full_env,
@@ -217,10 +216,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wallets", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--per-wallet", type=int, default=0, help="default: 200 / wallets")
-    parser.add_argument("--celery-concurrency", type=int, default=4)
+    parser.add_argument("--web-processes", type=int, default=3, help="gunicorn (sync) processes")
+    parser.add_argument(
+        "--celery-pool",
+        default="threads",
+        help="the payouts worker's pool, as deployed (README): threads; or prefork",
+    )
+    parser.add_argument("--celery-concurrency", type=int, default=8)
     args = parser.parse_args()
     env = setup_django()
-    processes = start(env, args.celery_concurrency)
+    processes = start(env, args)
     results = []
     try:
         for wallets in args.wallets:
@@ -229,7 +234,8 @@ def main() -> None:
     finally:
         stop(processes)
     print(
-        f"\nPayouts bench (gunicorn -w 3, celery -c {args.celery_concurrency}, fake node, "
+        f"\nPayouts bench (gunicorn -w {args.web_processes}, celery --pool {args.celery_pool} "
+        f"-c {args.celery_concurrency}, fake node, "
         f"PostgreSQL, Redis) — {TARGETS}"
     )
     header = (
