@@ -84,32 +84,37 @@ def start(env: dict[str, str], args: argparse.Namespace) -> list[subprocess.Pope
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    jobs = subprocess.Popen(
-        [
-            python,
-            "-m",
-            "celery",
-            "-A",
-            "marketplace",
-            "worker",
-            "-Q",
-            "payouts",
-            "--pool",
-            args.celery_pool,
-            "-c",
-            str(args.celery_concurrency),
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-l",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=full_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    jobs = [
+        subprocess.Popen(
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "marketplace",
+                "worker",
+                "-Q",
+                "payouts",
+                "-n",
+                f"payouts{i}@%h",
+                "--pool",
+                args.celery_pool,
+                "-c",
+                str(args.celery_concurrency),
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                "WARNING",
+            ],
+            cwd=ROOT,
+            env=full_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for i in range(args.celery_workers)
+    ]
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -118,7 +123,7 @@ def start(env: dict[str, str], args: argparse.Namespace) -> list[subprocess.Pope
         except OSError:
             time.sleep(0.2)
     time.sleep(2)  # let the Celery worker connect
-    return [web, jobs]
+    return [web, *jobs]
 
 
 def stop(processes: list[subprocess.Popen]) -> None:
@@ -215,27 +220,30 @@ def run(wallets: int, per_wallet: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wallets", type=int, nargs="+", default=[1, 4, 16])
-    parser.add_argument("--per-wallet", type=int, default=0, help="default: 200 / wallets")
+    parser.add_argument("--per-wallet", type=int, default=0, help="default: 800 / wallets")
     parser.add_argument("--web-processes", type=int, default=3, help="gunicorn (sync) processes")
     parser.add_argument(
         "--celery-pool",
         default="threads",
         help="the payouts worker's pool, as deployed (README): threads; or prefork",
     )
-    parser.add_argument("--celery-concurrency", type=int, default=8)
+    parser.add_argument("--celery-concurrency", type=int, default=4, help="threads per worker")
+    parser.add_argument(
+        "--celery-workers", type=int, default=2, help="payouts worker processes (one per core)"
+    )
     args = parser.parse_args()
     env = setup_django()
     processes = start(env, args)
     results = []
     try:
         for wallets in args.wallets:
-            per_wallet = args.per_wallet or max(200 // wallets, 10)
+            per_wallet = args.per_wallet or max(800 // wallets, 10)
             results.append(run(wallets, per_wallet))
     finally:
         stop(processes)
     print(
-        f"\nPayouts bench (gunicorn -w {args.web_processes}, celery --pool {args.celery_pool} "
-        f"-c {args.celery_concurrency}, fake node, "
+        f"\nPayouts bench (gunicorn -w {args.web_processes}, {args.celery_workers}x celery "
+        f"--pool {args.celery_pool} -c {args.celery_concurrency}, fake node, "
         f"PostgreSQL, Redis) — {TARGETS}"
     )
     header = (
