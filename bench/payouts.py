@@ -63,55 +63,25 @@ def start(env: dict[str, str], args: argparse.Namespace) -> list[subprocess.Pope
 
     with app.connection_for_write() as conn:
         conn.default_channel.queue_purge("payouts")
-    full_env = {**os.environ, **env}
-    python = sys.executable
-    web = subprocess.Popen(
-        [
-            python,
-            "-m",
-            "gunicorn",
-            "marketplace.wsgi",
-            "-b",
-            f"127.0.0.1:{PORT}",
-            "-w",
-            str(args.web_processes),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=full_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    jobs = [
-        subprocess.Popen(
-            [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "marketplace",
-                "worker",
-                "-Q",
-                "payouts",
-                "-n",
-                f"payouts{i}@%h",
-                "--pool",
-                args.celery_pool,
-                "-c",
-                str(args.celery_concurrency),
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-l",
-                "WARNING",
-            ],
+
+    def spawn(command: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", *command.split()],
             cwd=ROOT,
-            env=full_env,
+            env={**os.environ, **env},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+        )
+
+    web = spawn(
+        f"gunicorn marketplace.wsgi -b 127.0.0.1:{PORT} -w {args.web_processes} --log-level warning"
+    )
+    jobs = [
+        spawn(
+            f"celery -A marketplace worker -Q payouts -n payouts{i}@%h --pool {args.celery_pool}"
+            f" -c {args.celery_concurrency} --without-gossip --without-mingle --without-heartbeat"
+            " -l WARNING"
         )
         for i in range(args.celery_workers)
     ]

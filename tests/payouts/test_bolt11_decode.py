@@ -99,46 +99,36 @@ def test_arbitrary_text_is_refused_cleanly(text):
         decode(text)
 
 
-def test_a_changed_amount_breaks_the_signature():
-    key = PrivateKey()
+def forge(*, key: PrivateKey, with_payee: bool) -> str:
+    """An invoice signed for 1 sat whose amount was then changed to 2 sat."""
     tags = Tags()
     tags.add(TagChar.payment_hash, hashlib.sha256(b"x").hexdigest())
     tags.add(TagChar.payment_secret, secrets.token_hex(32))
     tags.add(TagChar.description, "w")
+    if with_payee:
+        tags.add(TagChar.payee, key.public_key.format().hex())
     signed = Bolt11(
         currency="bcrt", date=int(time.time()), tags=tags, amount_msat=MilliSatoshi(1_000)
     )
-    bolt11.encode(signed, private_key=key.secret.hex())
+    bolt11.encode(signed, private_key=key.secret.hex(), keep_payee=with_payee)
+    changed = Bolt11(
+        currency="bcrt",
+        date=signed.date,
+        tags=tags,
+        amount_msat=MilliSatoshi(2_000),
+        signature=signed.signature,
+    )
+    return bolt11.encode(changed, keep_payee=with_payee)
+
+
+def test_a_changed_amount_breaks_the_signature():
+    key = PrivateKey()
     # Without `n` the payee is recovered from the signature: a changed amount recovers
     # another key, so the payee no longer matches.
-    forged = bolt11.encode(
-        Bolt11(
-            currency="bcrt",
-            date=signed.date,
-            tags=tags,
-            amount_msat=MilliSatoshi(2_000),
-            signature=signed.signature,
-        ),
-    )
-    assert decode(forged).payee != key.public_key.format().hex()
+    assert decode(forge(key=key, with_payee=False)).payee != key.public_key.format().hex()
     # With `n` the signature is checked against that key and fails.
-    tags.add(TagChar.payee, key.public_key.format().hex())
-    signed = Bolt11(
-        currency="bcrt", date=int(time.time()), tags=tags, amount_msat=MilliSatoshi(1_000)
-    )
-    bolt11.encode(signed, private_key=key.secret.hex(), keep_payee=True)
-    forged = bolt11.encode(
-        Bolt11(
-            currency="bcrt",
-            date=signed.date,
-            tags=tags,
-            amount_msat=MilliSatoshi(2_000),
-            signature=signed.signature,
-        ),
-        keep_payee=True,
-    )
     with pytest.raises(BadSignature):
-        decode(forged)
+        decode(forge(key=key, with_payee=True))
 
 
 @pytest.mark.parametrize(
