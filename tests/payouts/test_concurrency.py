@@ -1,10 +1,14 @@
 """Races decided by PostgreSQL: many callbacks for one k1 pay once; many withdrawals at
 once never overdraw."""
 
+import json
 import threading
+import urllib.parse
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.conf import settings
 from django.db import connection, connections
 from django.test import Client
 from django.urls import reverse
@@ -12,6 +16,7 @@ from django.urls import reverse
 from payouts import ledger
 from payouts.models import FakeNodePayment, Withdrawal
 from tests.conftest import client_for, needs_postgres
+from tests.web_server import gunicorn_server
 
 from .factories import credit_worker, invoice, open_withdrawal
 
@@ -57,6 +62,43 @@ def test_100_callbacks_for_one_k1_make_exactly_one_payment(worker):
     withdrawal.refresh_from_db()
     assert withdrawal.status == "paid"
     assert FakeNodePayment.objects.get().payment_hash == withdrawal.payment_hash
+    assert ledger.balance_msat(ledger.worker_available(worker.id)) == 20_000
+
+
+@needs_postgres
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_100_wallets_calling_back_at_once_over_http_make_one_payment(worker):
+    # All 100 connections open at the same moment against the real server, which serves
+    # them from its own few database connections (payments run in-process: no broker).
+    credit_worker(worker, 50_000)
+    withdrawal = open_withdrawal(worker, 30_000)
+    invoices = [invoice(worker, 30_000) for _ in range(100)]
+    env = {
+        "LIGHTNING_BACKEND": "fake",
+        "LIGHTNING_NETWORK": settings.LIGHTNING_NETWORK,
+        "CELERY_BROKER_URL": "",
+    }
+    with gunicorn_server(env=env) as base_url:
+        barrier = threading.Barrier(len(invoices))
+
+        def call(pr: str) -> dict:
+            query = urllib.parse.urlencode({"k1": withdrawal.k1, "pr": pr})
+            url = f"{base_url}{reverse('lnurl-withdraw-callback')}?{query}"
+            barrier.wait(timeout=30)
+            with urllib.request.urlopen(url, timeout=60) as response:
+                return json.loads(response.read())
+
+        with ThreadPoolExecutor(max_workers=len(invoices)) as pool:
+            answers = list(pool.map(call, invoices, timeout=120))
+    assert sum(answer["status"] == "OK" for answer in answers) == 1
+    refused = {answer["reason"] for answer in answers if answer["status"] == "ERROR"}
+    assert refused == {"This withdrawal link was already used."}
+    withdrawal.refresh_from_db()
+    assert withdrawal.status == "paid"
+    assert list(FakeNodePayment.objects.values_list("payment_hash", flat=True)) == [
+        withdrawal.payment_hash
+    ]
     assert ledger.balance_msat(ledger.worker_available(worker.id)) == 20_000
 
 
