@@ -10,15 +10,17 @@ that nothing was paid twice and the ledger is sound.
 """
 
 import argparse
+import asyncio
 import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from http_client import Client
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get(
@@ -136,22 +138,22 @@ def run(wallets: int, per_wallet: int) -> dict[str, float]:
         plans.append(plan)
     ids = [wid for plan in plans for wid, _, _ in plan]
     payments_before = FakeNodePayment.objects.count()
-    callback = f"http://127.0.0.1:{PORT}/api/v1/lnurl/withdraw/callback/"
     refused = []
 
-    def wallet_loop(plan: list) -> None:
+    async def wallet(plan: list) -> None:
+        """One wallet's callbacks, one after another (a new connection each, as wallets do)."""
+        client = Client(PORT)
         for _, k1, pr in plan:
             query = urllib.parse.urlencode({"k1": k1, "pr": pr})
-            with urllib.request.urlopen(f"{callback}?{query}", timeout=30) as response:
-                if b'"OK"' not in response.read():
-                    refused.append(k1)
+            _, body = await client.request("GET", f"/api/v1/lnurl/withdraw/callback/?{query}")
+            if b'"OK"' not in body:
+                refused.append(k1)
 
-    threads = [threading.Thread(target=wallet_loop, args=(plan,)) for plan in plans]
+    async def wallets_at_once() -> None:
+        await asyncio.wait_for(asyncio.gather(*(wallet(plan) for plan in plans)), timeout=300)
+
     started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
+    asyncio.run(wallets_at_once())
     callbacks_s = len(ids) / (time.perf_counter() - started)
 
     deadline = time.monotonic() + 180

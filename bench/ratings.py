@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from http_client import Client
+
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get(
     "BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"
@@ -98,46 +100,12 @@ def _funding():
     return fund_requester
 
 
-class Client:
-    """A minimal keep-alive HTTP/1.1 client: the load generator must cost little CPU."""
-
-    def __init__(self, token: str | None) -> None:
-        self.auth = f"Authorization: Token {token}\r\n" if token else ""
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", PORT)
-        head = (
-            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{self.auth}"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-        )
-        self.writer.write(head.encode() + body)
-        status_line = await self.reader.readline()
-        if not status_line:
-            raise ConnectionError("server closed the connection")
-        status = int(status_line.split()[1])
-        length, close = 0, False
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode().partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-            elif name.lower() == "connection" and "close" in value.lower():
-                close = True
-        data = await self.reader.readexactly(length) if length else b""
-        if close:
-            self.writer.close()
-            self.writer = None
-        return status, data
-
-
 async def labeler(
     token: str, deadline: float, stats: dict[str, list[float]], one_trip: bool = False
 ) -> None:
     """GET next + POST submit in a loop; with `one_trip`, as the task page does it: the
     next task comes back with the submit (?next=1), so a rating costs one request."""
-    client = Client(token)
+    client = Client(PORT, token)
     task = None
     while time.perf_counter() < deadline:
         if task is None:
@@ -146,7 +114,7 @@ async def labeler(
                 status, data = await client.request("GET", "/api/v1/tasks/next/")
             except (OSError, ConnectionError, asyncio.IncompleteReadError):
                 stats["errors"].append(1)
-                client = Client(token)
+                client = Client(PORT, token)
                 continue
             stats["next"].append(time.perf_counter() - start)
             if status == 204:
@@ -166,7 +134,7 @@ async def labeler(
             )
         except (OSError, ConnectionError, asyncio.IncompleteReadError):
             stats["errors"].append(1)
-            client, task = Client(token), None
+            client, task = Client(PORT, token), None
             continue
         stats["submit"].append(time.perf_counter() - start)
         if status != 201:
@@ -175,7 +143,7 @@ async def labeler(
 
 
 async def pinger(deadline: float, stats: dict[str, list[float]]) -> None:
-    client = Client(None)
+    client = Client(PORT)
     while time.perf_counter() < deadline:
         start = time.perf_counter()
         status, _ = await client.request("GET", "/healthz")
@@ -235,7 +203,7 @@ def start_server(processes: int, threads: int) -> subprocess.Popen:
     )
     for _ in range(100):
         try:
-            asyncio.run(Client(None).request("GET", "/healthz"))
+            asyncio.run(Client(PORT).request("GET", "/healthz"))
             return server
         except OSError:
             time.sleep(0.1)
