@@ -343,13 +343,11 @@ def _open_assignment(*, worker: Worker, assignment_id: int) -> Assignment:
 def _close(*, assignment: Assignment, status: str, now: datetime) -> None:
     """Moves an open assignment to `status` exactly once; raises if another request won."""
     at = connection.ops.adapt_datetimefield_value(now)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE labeling_assignment SET status = %s, finished_at = %s"
-            " WHERE id = %s AND status = %s AND expires_at > %s",
-            [status, at, assignment.id, Assignment.Status.OPEN, at],
-        )
-        closed = cursor.rowcount
+    closed = rows.execute(
+        "UPDATE labeling_assignment SET status = %s, finished_at = %s"
+        " WHERE id = %s AND status = %s AND expires_at > %s",
+        [status, at, assignment.id, Assignment.Status.OPEN, at],
+    )
     if not closed:
         assignment.refresh_from_db(fields=["status", "expires_at"])
         raise (

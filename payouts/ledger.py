@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
+from labeling import rows
 from labeling.errors import InsufficientBalance
 
 from .models import Account, Entry, Transfer
@@ -102,12 +103,10 @@ def _add(key: str, amount_msat: int, at_least: int | None = None) -> int:
     """balance += amount, if the balance is at least `at_least`; returns the rows changed.
     Plain SQL: it runs on every paid rating, where the ORM's statement building shows."""
     guard = "" if at_least is None else " AND balance_msat >= %s"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE payouts_account SET balance_msat = balance_msat + %s WHERE key = %s" + guard,
-            [amount_msat, key] + ([] if at_least is None else [at_least]),
-        )
-        return cursor.rowcount
+    return rows.execute(
+        "UPDATE payouts_account SET balance_msat = balance_msat + %s WHERE key = %s" + guard,
+        [amount_msat, key] + ([] if at_least is None else [at_least]),
+    )
 
 
 def transfer(
@@ -147,33 +146,21 @@ def _write(
     # The rows go in first and the balances last, shared accounts (a batch's reservation,
     # a requester's balance, system accounts) after a worker's own: a paid rating then holds
     # the hot row only for its final statement. Every transfer takes this one lock order.
-    moved = Transfer(
-        kind=kind,
-        reference=reference,
-        amount_msat=sum(amount for amount in totals.values() if amount > 0),
-        batch_id=batch_id,
-        created_at=timezone.now(),
+    moved = rows.insert(
+        Transfer(
+            kind=kind,
+            reference=reference,
+            amount_msat=sum(amount for amount in totals.values() if amount > 0),
+            batch_id=batch_id,
+            created_at=timezone.now(),
+        )
     )
     entries = sorted(totals.items())
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO payouts_transfer (kind, reference, amount_msat, batch_id, created_at)"
-            " VALUES (%s, %s, %s, %s, %s) RETURNING id",
-            [
-                kind,
-                reference,
-                moved.amount_msat,
-                batch_id,
-                connection.ops.adapt_datetimefield_value(moved.created_at),
-            ],
-        )
-        moved.id = cursor.fetchone()[0]
-        moved._state.adding, moved._state.db = False, connection.alias
-        cursor.execute(
-            "INSERT INTO payouts_entry (transfer_id, account_id, amount_msat) VALUES "
-            + ", ".join(["(%s, %s, %s)"] * len(entries)),
-            [value for key, amount in entries for value in (moved.id, key, amount)],
-        )
+    rows.execute(
+        "INSERT INTO payouts_entry (transfer_id, account_id, amount_msat) VALUES "
+        + ", ".join(["(%s, %s, %s)"] * len(entries)),
+        [value for key, amount in entries for value in (moved.id, key, amount)],
+    )
     # No savepoint of its own (it would cost two statements on every paid rating): a
     # refused debit undoes what was written, so the caller's transaction stays usable.
     applied: list[str] = []
@@ -196,9 +183,7 @@ def lock_order(key: str) -> tuple[bool, str]:
 
 
 def balance_msat(account: AccountRef) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT balance_msat FROM payouts_account WHERE key = %s", [account.key])
-        row = cursor.fetchone()
+    row = rows.fetch("SELECT balance_msat FROM payouts_account WHERE key = %s", [account.key])
     return row[0] if row else 0
 
 
