@@ -1,7 +1,6 @@
 """A real Celery worker process for integration tests, sharing the test database."""
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,6 +9,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+
+from tests.processes import stop_group
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,9 +71,4 @@ def celery_worker(
     try:
         yield process
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+        stop_group(process)

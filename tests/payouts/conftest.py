@@ -3,10 +3,7 @@ LNbits is started once per session for the lnbits backend tests (skipped when ab
 
 import json
 import os
-import signal
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,6 +14,7 @@ from typing import Any
 import pytest
 
 from payouts.lightning.fake import FakeBackend
+from tests.processes import free_port, stop_group, wait_for_http
 
 
 @pytest.fixture(autouse=True)
@@ -60,12 +58,6 @@ class Lnbits:
         return wallet
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def lnbits(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lnbits]:
     if not LNBITS_BIN.exists():
@@ -94,19 +86,8 @@ def lnbits(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lnbits]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/v1/health", timeout=2)
-                break
-            except urllib.error.HTTPError:
-                break  # it answers
-            except (urllib.error.URLError, ConnectionError, OSError):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(
-                        f"LNbits did not start: {(home / 'lnbits.log').read_text()[-2000:]}"
-                    )
-                time.sleep(0.3)
+        if not wait_for_http(f"{url}/api/v1/health", process, timeout=60):
+            pytest.fail(f"LNbits did not start: {(home / 'lnbits.log').read_text()[-2000:]}")
         server = Lnbits(url=url, token="")
         password = "payouts-test-1"
         answer = server.call(
@@ -117,9 +98,5 @@ def lnbits(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lnbits]:
         server.token = answer["access_token"]
         yield server
     finally:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(process.pid, signal.SIGKILL)
+        stop_group(process)
         log.close()

@@ -1,9 +1,7 @@
 """The BOLT11 reader agrees with the `bolt11` package on every invoice it can write,
 and refuses what that package refuses."""
 
-import hashlib
 import secrets
-import time
 
 import bolt11
 import pytest
@@ -13,6 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from payouts.bolt11_decode import BadSignature, InvalidInvoice, _amount_msat, decode
+
+from .factories import forged_invoice
 
 KEYS = [PrivateKey() for _ in range(3)]
 
@@ -99,36 +99,15 @@ def test_arbitrary_text_is_refused_cleanly(text):
         decode(text)
 
 
-def forge(*, key: PrivateKey, with_payee: bool) -> str:
-    """An invoice signed for 1 sat whose amount was then changed to 2 sat."""
-    tags = Tags()
-    tags.add(TagChar.payment_hash, hashlib.sha256(b"x").hexdigest())
-    tags.add(TagChar.payment_secret, secrets.token_hex(32))
-    tags.add(TagChar.description, "w")
-    if with_payee:
-        tags.add(TagChar.payee, key.public_key.format().hex())
-    signed = Bolt11(
-        currency="bcrt", date=int(time.time()), tags=tags, amount_msat=MilliSatoshi(1_000)
-    )
-    bolt11.encode(signed, private_key=key.secret.hex(), keep_payee=with_payee)
-    changed = Bolt11(
-        currency="bcrt",
-        date=signed.date,
-        tags=tags,
-        amount_msat=MilliSatoshi(2_000),
-        signature=signed.signature,
-    )
-    return bolt11.encode(changed, keep_payee=with_payee)
-
-
 def test_a_changed_amount_breaks_the_signature():
     key = PrivateKey()
     # Without `n` the payee is recovered from the signature: a changed amount recovers
     # another key, so the payee no longer matches.
-    assert decode(forge(key=key, with_payee=False)).payee != key.public_key.format().hex()
+    forged = forged_invoice(2_000, key=key, with_payee=False)
+    assert decode(forged).payee != key.public_key.format().hex()
     # With `n` the signature is checked against that key and fails.
     with pytest.raises(BadSignature):
-        decode(forge(key=key, with_payee=True))
+        decode(forged_invoice(2_000, key=key))
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from django.utils import timezone
 from payouts import ledger
 from payouts.models import FakeNodePayment, Withdrawal
 
-from .factories import callback, credit_worker, invoice, open_withdrawal
+from .factories import callback, credit_worker, forged_invoice, invoice, open_withdrawal
 
 AMOUNT = 21_000
 
@@ -99,28 +99,6 @@ def test_an_invoice_already_used_by_another_withdrawal_is_an_error(
     assert second.status == "open" and FakeNodePayment.objects.count() == 1
 
 
-def tampered_invoice(amount_msat: int) -> str:
-    """A well-formed invoice whose amount was changed after signing (payee given: `n`)."""
-    key = PrivateKey()
-    tags = Tags()
-    tags.add(TagChar.payment_hash, hashlib.sha256(b"x").hexdigest())
-    tags.add(TagChar.payment_secret, secrets.token_hex(32))
-    tags.add(TagChar.description, "withdrawal")
-    tags.add(TagChar.payee, key.public_key.format().hex())
-    signed = Bolt11(
-        currency="bcrt", date=int(time.time()), tags=tags, amount_msat=MilliSatoshi(1_000)
-    )
-    bolt11.encode(signed, private_key=key.secret.hex(), keep_payee=True)
-    forged = Bolt11(
-        currency="bcrt",
-        date=signed.date,
-        tags=tags,
-        amount_msat=MilliSatoshi(amount_msat),
-        signature=signed.signature,
-    )
-    return bolt11.encode(forged, keep_payee=True)
-
-
 def no_description_invoice(worker, amount_msat):
     tags = Tags()
     tags.add(TagChar.payment_hash, secrets.token_hex(32))
@@ -142,7 +120,7 @@ BAD_INVOICES = {
     "undecodable": (lambda w: "lnbcrt1notaninvoice", "decode"),
     "empty-ish": (lambda w: "   ", "Missing"),
     "bad checksum": (lambda w: one_char_edit(invoice(w, AMOUNT)), "decode"),
-    "tampered": (lambda w: tampered_invoice(AMOUNT), "signature"),
+    "tampered": (lambda w: forged_invoice(AMOUNT, key=PrivateKey()), "signature"),
     "other network": (lambda w: invoice(w, AMOUNT, network="bitcoin"), "network"),
     "testnet": (lambda w: invoice(w, AMOUNT, network="testnet"), "network"),
     "no amount": (lambda w: invoice(w, None), "no amount"),
