@@ -113,9 +113,10 @@ def run(wallets: int, per_wallet: int) -> dict[str, float]:
     from coincurve import PrivateKey
     from django.db import connection
 
-    from payouts import ledger, services, wallet
-    from payouts.lnurl_auth import worker_for_key
+    from payouts import ledger, wallet
     from payouts.models import FakeNodePayment, Withdrawal
+    from payouts.services import withdrawals as withdrawal_services
+    from payouts.services.lnurl_auth import worker_for_key
 
     amount = 10_000
     plans = []  # per wallet: [(k1, invoice)]
@@ -132,7 +133,7 @@ def run(wallets: int, per_wallet: int) -> dict[str, float]:
         )
         plan = []
         for _ in range(per_wallet):
-            withdrawal = services.create_withdrawal(worker=worker, amount_msat=amount)
+            withdrawal = withdrawal_services.create_withdrawal(worker=worker, amount_msat=amount)
             pr, _ = wallet.make_invoice(key, amount_msat=amount, network="regtest")
             plan.append((withdrawal.id, withdrawal.k1, pr))
         plans.append(plan)

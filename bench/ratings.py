@@ -52,10 +52,11 @@ def prepare(workers: int, items: int) -> list[str]:
     from coincurve import PrivateKey
     from rest_framework.authtoken.models import Token
 
-    from labeling import services
-    from payouts.lnurl_auth import worker_for_key
+    from labeling.services import batches as batch_services
+    from labeling.services import requesters as requester_services
+    from payouts.services.lnurl_auth import worker_for_key
 
-    requester, _ = services.create_requester(username="bench")
+    requester, _ = requester_services.create_requester(username="bench")
     raw = [
         {
             "prompt": f"Question {i}: which answer is better?",
@@ -69,14 +70,14 @@ def prepare(workers: int, items: int) -> list[str]:
     fund = _funding()
     if fund is not None:
         fund(requester=requester, amount_msat=items * 3 * 1_000)
-    services.create_batch(
+    batch_services.create_batch(
         requester=requester,
         name="bench",
         task_type="pairwise",
         instructions="Pick one.",
         reward_msat=1_000,
         overlap=3,
-        items=services.validate_items(task_type="pairwise", items=raw),
+        items=batch_services.validate_items(task_type="pairwise", items=raw),
         quality={"min_seconds": 0},  # simulated labelers answer at once
     )
     tokens = []

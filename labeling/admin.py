@@ -14,13 +14,14 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from . import selectors, services
+from core.errors import DomainError
+
+from . import selectors
 from .batch_files import read_batch_upload
 from .charts import bar_chart, progress_bar, sparkline
-from .errors import DomainError
 from .models import Batch, Item, Rating, Report, Requester, TaskType, Worker
 from .models import Response as TaskResponse
-from .quality import review
+from .services import assignments, batches, review
 
 
 class OwnRowsMixin:
@@ -46,12 +47,12 @@ class BatchUploadForm(forms.Form):
     )
     reward_msat = forms.IntegerField(
         min_value=0,
-        max_value=services.MAX_REWARD_MSAT,
+        max_value=batches.MAX_REWARD_MSAT,
         help_text=_("Paid per accepted rating, in millisatoshis."),
     )
     overlap = forms.IntegerField(
         min_value=1,
-        max_value=services.MAX_OVERLAP,
+        max_value=batches.MAX_OVERLAP,
         initial=3,
         help_text=_("How many different workers rate each item."),
     )
@@ -107,15 +108,10 @@ class BatchUploadForm(forms.Form):
             return data
         try:
             raw = read_batch_upload(upload)
-            data["items"] = services.validate_items(task_type=data["task_type"], items=raw)
+            data["items"] = batches.validate_items(task_type=data["task_type"], items=raw)
         except DomainError as error:
-            raise forms.ValidationError(error_text(error)) from error
+            raise forms.ValidationError(error.message()) from error
         return data
-
-
-def error_text(error: DomainError) -> str:
-    body = error.as_body()
-    return " ".join(" ".join(v) if isinstance(v, list) else str(v) for v in body.values())
 
 
 @admin.register(Batch)
@@ -175,17 +171,23 @@ class BatchAdmin(OwnRowsMixin, admin.ModelAdmin):
             '<a href="{}?format=trl">TRL JSONL</a> · <a href="{}?format=raw">raw</a>', url, url
         )
 
-    # A requester may pause, reopen or cancel a batch (saving it cancelled releases what is
-    # left of its reservation). "Completed" is the system's to set, and a cancelled batch
-    # stays cancelled: reopening it would serve tasks nobody pays for.
+    # A requester may pause, reopen or cancel a batch; the service decides what may change
+    # (a closed batch stays closed) and what cancelling releases.
     REQUESTER_STATUSES = (Batch.Status.OPEN, Batch.Status.PAUSED, Batch.Status.CANCELLED)
-    FINAL_STATUSES = (Batch.Status.COMPLETED, Batch.Status.CANCELLED)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Batch | None = None) -> tuple:
         fields = super().get_readonly_fields(request, obj)
-        if obj is not None and obj.status in self.FINAL_STATUSES:
+        if obj is not None and obj.status in Batch.CLOSED_STATUSES:
             return ("status", *fields)
         return fields
+
+    def save_model(self, request: HttpRequest, obj: Batch, form: Any, change: bool) -> None:
+        # Batches are created by the upload view (add_view); this is the change form.
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        try:
+            batches.update_batch(batch=obj, changes=changes)
+        except DomainError as error:  # e.g. the batch completed while the form was open
+            self.message_user(request, error.message(), messages.ERROR)
 
     def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "status" and not request.user.is_superuser:
@@ -241,7 +243,7 @@ class BatchAdmin(OwnRowsMixin, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                batch = services.create_batch(
+                batch = batches.create_batch(
                     requester=request.user.requester,
                     name=data["name"],
                     task_type=data["task_type"],
@@ -252,7 +254,7 @@ class BatchAdmin(OwnRowsMixin, admin.ModelAdmin):
                     quality=form.quality(),
                 )
             except DomainError as error:
-                form.add_error(None, error_text(error))
+                form.add_error(None, error.message())
             else:
                 self.message_user(
                     request,
@@ -395,7 +397,7 @@ class RatingAdmin(OwnRowsMixin, admin.ModelAdmin):
                 reason=reason,
             )
         except DomainError as error:
-            self.message_user(request, error_text(error), messages.ERROR)
+            self.message_user(request, error.message(), messages.ERROR)
             return
         verb = _("approved") if approve else _("rejected")
         self.message_user(
@@ -436,9 +438,10 @@ class ReportAdmin(OwnRowsMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Mark resolved and serve the items again"))
     def resolve_and_unblock(self, request: HttpRequest, queryset: QuerySet) -> None:
-        items = list(queryset.values_list("item_id", flat=True))
-        queryset.update(resolved=True)
-        Item.objects.filter(id__in=items).update(blocked=False)
+        assignments.resolve_reports(
+            report_ids=list(queryset.values_list("id", flat=True)),
+            requester=None if request.user.is_superuser else request.user.requester,
+        )
 
 
 admin.site.register(Requester)

@@ -10,13 +10,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import selectors, services
+from core.errors import DomainError, NotFound
+
+from . import selectors
 from .balances import worker_balance_msat
 from .batch_files import read_batch_upload
-from .errors import DomainError, InvalidBatch, NotFound
+from .errors import InvalidBatch
 from .models import Batch, Rating, Report, TaskType
 from .permissions import IsRequester, IsWorker
-from .quality import review
+from .services import assignments, batches, ratings, review
 
 
 class ResponseSerializer(serializers.Serializer):
@@ -43,7 +45,7 @@ class NextTaskView(APIView):
 
     @extend_schema(responses={200: AssignmentOutSerializer, 204: None})
     def get(self, request: Request) -> Response:
-        assignment = services.next_assignment_for(worker=request.user.worker)
+        assignment = assignments.next_assignment_for(worker=request.user.worker)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(selectors.task_payload(assignment=assignment, worker=request.user.worker))
@@ -81,7 +83,7 @@ class SubmitView(APIView):
         data = SubmitInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         worker = request.user.worker
-        rating = services.submit_rating(
+        rating = ratings.submit_rating(
             worker=worker,
             assignment_id=assignment_id,
             ranking=data.validated_data.get("ranking"),
@@ -95,7 +97,7 @@ class SubmitView(APIView):
             "balance_msat": worker_balance_msat(worker),
         }
         if request.query_params.get("next") in ("1", "true"):
-            following = services.next_assignment_for(worker=worker)
+            following = assignments.next_assignment_for(worker=worker)
             body["next"] = (
                 selectors.task_payload(assignment=following, worker=worker) if following else None
             )
@@ -107,7 +109,7 @@ class SkipView(APIView):
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request, assignment_id: int) -> Response:
-        services.skip_assignment(worker=request.user.worker, assignment_id=assignment_id)
+        assignments.skip_assignment(worker=request.user.worker, assignment_id=assignment_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -123,7 +125,7 @@ class ReportView(APIView):
     def post(self, request: Request, assignment_id: int) -> Response:
         data = ReportInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        report = services.report_assignment(
+        report = assignments.report_assignment(
             worker=request.user.worker, assignment_id=assignment_id, **data.validated_data
         )
         return Response({"report_id": report.id}, status=status.HTTP_201_CREATED)
@@ -133,8 +135,8 @@ class BatchInSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     task_type = serializers.ChoiceField(choices=TaskType.choices)
     instructions = serializers.CharField(required=False, allow_blank=True, default="")
-    reward_msat = serializers.IntegerField(min_value=0, max_value=services.MAX_REWARD_MSAT)
-    overlap = serializers.IntegerField(min_value=1, max_value=services.MAX_OVERLAP, default=1)
+    reward_msat = serializers.IntegerField(min_value=0, max_value=batches.MAX_REWARD_MSAT)
+    overlap = serializers.IntegerField(min_value=1, max_value=batches.MAX_OVERLAP, default=1)
     items = serializers.JSONField(required=False)
     file = serializers.FileField(required=False)
     quality = serializers.JSONField(
@@ -187,7 +189,7 @@ class BatchCreateView(APIView):
         data = BatchInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = data.validated_data
-        batch = services.create_batch(
+        batch = batches.create_batch(
             requester=request.user.requester,
             name=fields["name"],
             task_type=fields["task_type"],
@@ -195,7 +197,7 @@ class BatchCreateView(APIView):
             reward_msat=fields["reward_msat"],
             overlap=fields["overlap"],
             quality=fields.get("quality"),
-            items=services.validate_items(
+            items=batches.validate_items(
                 task_type=fields["task_type"], items=raw_items_from(fields)
             ),
         )

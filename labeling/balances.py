@@ -1,14 +1,14 @@
-"""Where a worker's withdrawable balance comes from.
+"""A worker's withdrawable balance, as the ledger keeps it.
 
-Labeling knows only what ratings earned; the payouts app registers the ledger as the
-provider when it is installed, so the API reports money as the ledger sees it.
+Labeling's pages and answers show it, but labeling imports no payouts: the payouts app
+registers its selector here when it loads, so there is one source of the figure.
 """
 
 from collections.abc import Callable
 
-from django.db.models import Q, Sum
+from django.core.exceptions import ImproperlyConfigured
 
-from .models import Rating, Worker
+from .models import Worker
 
 BalanceProvider = Callable[[Worker], int]
 _provider: BalanceProvider | None = None
@@ -20,8 +20,6 @@ def register_balance_provider(provider: BalanceProvider) -> None:
 
 
 def worker_balance_msat(worker: Worker) -> int:
-    if _provider is not None:
-        return _provider(worker)
-    return worker.ratings.aggregate(
-        total=Sum("reward_msat", filter=Q(status=Rating.Status.APPROVED), default=0)
-    )["total"]
+    if _provider is None:
+        raise ImproperlyConfigured("The payouts app keeps balances: add it to INSTALLED_APPS.")
+    return _provider(worker)

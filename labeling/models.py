@@ -66,6 +66,9 @@ class Batch(models.Model):
         COMPLETED = "completed", _("Completed")
         CANCELLED = "cancelled", _("Cancelled")
 
+    # Closed for good: its reservation is released and nothing more is served or paid.
+    CLOSED_STATUSES = (Status.COMPLETED, Status.CANCELLED)
+
     class Review(models.TextChoices):
         AUTO = "auto", _("Approve trusted workers' unflagged ratings at once")
         MANUAL = "manual", _("Every rating waits for the requester")

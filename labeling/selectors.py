@@ -4,20 +4,40 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 
 from .markdown import render_markdown
-from .models import Assignment, Batch, Item, Rating, Requester, Response, TaskType, Worker
+from .models import (
+    Assignment,
+    Batch,
+    BatchWorkerStats,
+    Item,
+    Rating,
+    Requester,
+    Response,
+    TaskType,
+    TrustSnapshot,
+    Worker,
+)
 from .quality.aggregation import Pair, Vote, aggregate, krippendorff_alpha, votes_from_answer
-from .quality.trust import MIN_EVIDENCE_TO_PAUSE
+from .quality.trust import is_paused
 
 
 def assignment_with_task(*, assignment_id: int) -> Assignment:
-    """An assignment with what its task page needs (item, batch, responses)."""
+    """An assignment with what its task page needs: item, batch, and the item's
+    responses as `item.task_responses` (as the task claim loads them)."""
     return (
         Assignment.objects.select_related("item__batch")
-        .prefetch_related("item__responses")
+        .prefetch_related(Prefetch("item__responses", to_attr="task_responses"))
         .get(id=assignment_id)
+    )
+
+
+def batch_closed_to(*, worker: Worker, batch: Batch) -> bool:
+    """Paused by trust, or closed to the worker (failed entry test, straight-lining)."""
+    return (
+        is_paused(worker=worker, batch=batch)
+        or BatchWorkerStats.objects.filter(batch=batch, worker=worker, qualified=False).exists()
     )
 
 
@@ -29,7 +49,7 @@ def task_payload(*, assignment: Assignment, worker: Worker) -> dict[str, Any]:
     """
     item = assignment.item
     batch = item.batch
-    texts = {response.key: response.text for response in item.responses.all()}
+    texts = {response.key: response.text for response in item.task_responses}
     return {
         "assignment_id": assignment.id,
         "expires_at": assignment.expires_at,
@@ -53,17 +73,13 @@ def task_payload(*, assignment: Assignment, worker: Worker) -> dict[str, Any]:
 
 
 def worker_earnings(*, worker: Worker) -> dict[str, int]:
-    """Earned from approved ratings and what is still pending review."""
+    """What the worker's approved ratings earned in all, and how many ratings it gave.
+    (Money the worker holds now is the ledger's: payouts.selectors.worker_balances.)"""
     totals = worker.ratings.aggregate(
         earned=Sum("reward_msat", filter=Q(status=Rating.Status.APPROVED), default=0),
-        pending=Sum("reward_msat", filter=Q(status=Rating.Status.PENDING_REVIEW), default=0),
         count=Count("id"),
     )
-    return {
-        "earned_msat": totals["earned"],
-        "pending_msat": totals["pending"],
-        "ratings_count": totals["count"],
-    }
+    return {"earned_msat": totals["earned"], "ratings_count": totals["count"]}
 
 
 def batches_of(*, requester: Requester) -> QuerySet[Batch]:
@@ -232,8 +248,6 @@ def ratings_for_review(*, batch: Batch, status: str | None, limit: int = 500) ->
 
 def batch_dashboard(*, batch: Batch) -> dict[str, Any]:
     """What a requester watches per batch: progress, quality, spend, and who to look at."""
-    from .models import BatchWorkerStats, TrustSnapshot
-
     stats = list(
         BatchWorkerStats.objects.filter(batch=batch).select_related("worker").order_by("worker_id")
     )
@@ -257,11 +271,7 @@ def batch_dashboard(*, batch: Batch) -> dict[str, Any]:
             "worker_id": row.worker_id,
             "trust": row.worker.trust,
             "gold": f"{row.gold_correct}/{row.gold_seen}",
-            "closed": row.qualified is False
-            or (
-                row.worker.evidence >= MIN_EVIDENCE_TO_PAUSE
-                and row.worker.trust < batch.pause_below_trust
-            ),
+            "closed": row.qualified is False or is_paused(worker=row.worker, batch=batch),
             "flagged": flagged.get(row.worker_id, 0),
             "history": history.get(row.worker_id, []),
         }

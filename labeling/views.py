@@ -5,10 +5,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from . import selectors, services
+from . import selectors
 from .balances import worker_balance_msat
 from .models import Worker
 from .permissions import for_workers
+from .services.assignments import next_assignment_for
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -19,7 +20,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @ensure_csrf_cookie  # task.js posts answers with the session and this cookie's token
 @for_workers
 def work_page(request: HttpRequest, worker: Worker) -> HttpResponse:
-    assignment = services.next_assignment_for(worker=worker)
+    assignment = next_assignment_for(worker=worker)
     task = selectors.task_payload(assignment=assignment, worker=worker) if assignment else None
     return render(
         request,

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "labeling",
     "payouts",
     "rewardmodel",
+    "marketplace",  # last: its demo loader imports every app
 ]
 
 MIDDLEWARE = [
@@ -149,7 +150,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "labeling.errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.exception_handler",
     # `format` is a query parameter of the export endpoint, not a renderer switch.
     "URL_FORMAT_OVERRIDE": None,
 }
@@ -175,7 +176,8 @@ if LIGHTNING_BACKEND not in {"fake", "lnd", "cln", "lnbits"}:
     raise ImproperlyConfigured(f"Unknown LIGHTNING_BACKEND {LIGHTNING_BACKEND!r}")
 if LIGHTNING_NETWORK not in {"bitcoin", "testnet", "signet", "regtest"}:
     raise ImproperlyConfigured(f"Unknown LIGHTNING_NETWORK {LIGHTNING_NETWORK!r}")
-# Payouts (all msat / seconds). Routing fees are the platform's cost (see payouts/services.py).
+# Payouts (all msat / seconds). Routing fees are the platform's cost
+# (see payouts/services/withdrawals.py).
 PAYOUT_WITHDRAWAL_TTL_SECONDS = int(os.environ.get("PAYOUT_WITHDRAWAL_TTL_SECONDS", "900"))
 PAYOUT_FEE_LIMIT_BASE_MSAT = int(os.environ.get("PAYOUT_FEE_LIMIT_BASE_MSAT", "10000"))
 PAYOUT_FEE_LIMIT_PPM = int(os.environ.get("PAYOUT_FEE_LIMIT_PPM", "10000"))

@@ -11,8 +11,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import services
 from .models import Account, Deposit, Entry, LightningAddress, Transfer, Withdrawal
+from .services.deposits import refresh_deposit
+from .services.withdrawals import reconcile_withdrawal
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -63,9 +64,7 @@ class DepositAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("Ask the node again (credits paid deposits once)"))
     def refresh_from_node(self, request: HttpRequest, queryset: QuerySet[Deposit]) -> None:
-        paid = sum(
-            services.refresh_deposit(deposit=d).status == Deposit.Status.PAID for d in queryset
-        )
+        paid = sum(refresh_deposit(deposit=d).status == Deposit.Status.PAID for d in queryset)
         self.message_user(request, _("%(n)d paid.") % {"n": paid})
 
 
@@ -107,7 +106,7 @@ class WithdrawalAdmin(ReadOnlyAdmin):
     @admin.action(description=_("Reconcile with the node (never pays twice)"))
     def reconcile(self, request: HttpRequest, queryset: QuerySet[Withdrawal]) -> None:
         results = [
-            services.reconcile_withdrawal(withdrawal_id=w.id)
+            reconcile_withdrawal(withdrawal_id=w.id)
             for w in queryset.filter(status=Withdrawal.Status.PAYING)
         ]
         self.message_user(

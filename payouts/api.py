@@ -3,7 +3,6 @@ requester balances and deposits, and LNURL-withdraw."""
 
 from typing import Any
 
-import segno
 from django.contrib.auth import login
 from django.http import JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -13,15 +12,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import NotFound
 from labeling import selectors as labeling_selectors
-from labeling.balances import worker_balance_msat
-from labeling.errors import NotFound
 from labeling.permissions import IsRequester, IsWorker
 
-from . import lnurl_auth, lnurl_withdraw, selectors, services
+from . import ledger, lnurl_withdraw, selectors
 from .errors import InvoiceRefused
 from .lightning import get_backend
 from .models import Deposit, LightningAddress, Withdrawal
+from .qr import qr_svg
+from .services import deposits, lightning_address, lnurl_auth, withdrawals
 
 
 def lnurl_error(reason: str) -> JsonResponse:
@@ -137,13 +137,16 @@ class MeView(APIView):
     )
     def get(self, request: Request) -> Response:
         worker = request.user.worker
+        balances = selectors.worker_balances(worker=worker)
         earnings = labeling_selectors.worker_earnings(worker=worker)
         return Response(
             {
                 "worker_id": worker.id,
                 "linking_key": worker.linking_key,
-                "balance_msat": worker_balance_msat(worker),
-                **earnings,
+                "balance_msat": balances["available_msat"],
+                "pending_msat": balances["pending_msat"],
+                "earned_msat": earnings["earned_msat"],
+                "ratings_count": earnings["ratings_count"],
             }
         )
 
@@ -171,12 +174,12 @@ class RequesterView(APIView):
 
 
 class AmountInSerializer(serializers.Serializer):
-    amount_msat = serializers.IntegerField(min_value=1, max_value=services.MAX_AMOUNT_MSAT)
+    amount_msat = serializers.IntegerField(min_value=1, max_value=ledger.MAX_AMOUNT_MSAT)
 
 
 class OptionalAmountInSerializer(serializers.Serializer):
     amount_msat = serializers.IntegerField(
-        min_value=1, max_value=services.MAX_AMOUNT_MSAT, required=False
+        min_value=1, max_value=ledger.MAX_AMOUNT_MSAT, required=False
     )
 
     def to_internal_value(self, data: Any) -> Any:
@@ -217,7 +220,7 @@ class DepositCreateView(APIView):
     def post(self, request: Request) -> Response:
         data = AmountInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        deposit = services.create_deposit(
+        deposit = deposits.create_deposit(
             requester=request.user.requester, amount_msat=data.validated_data["amount_msat"]
         )
         return Response(DepositOutSerializer(deposit).data, status=status.HTTP_201_CREATED)
@@ -228,7 +231,7 @@ class DepositDetailView(APIView):
 
     @extend_schema(responses={200: DepositOutSerializer})
     def get(self, request: Request, deposit_id: int) -> Response:
-        deposit = services.refresh_deposit(deposit=_own_deposit(request, deposit_id))
+        deposit = deposits.refresh_deposit(deposit=_own_deposit(request, deposit_id))
         return Response(DepositOutSerializer(deposit).data)
 
 
@@ -237,7 +240,7 @@ class DepositSimulatePaymentView(APIView):
 
     @extend_schema(request=None, responses={200: DepositOutSerializer})
     def post(self, request: Request, deposit_id: int) -> Response:
-        deposit = services.simulate_deposit_payment(deposit=_own_deposit(request, deposit_id))
+        deposit = deposits.simulate_deposit_payment(deposit=_own_deposit(request, deposit_id))
         return Response(DepositOutSerializer(deposit).data)
 
 
@@ -273,7 +276,7 @@ def withdrawal_created_body(withdrawal: Withdrawal) -> dict[str, Any]:
         "amount_msat": withdrawal.amount_msat,
         "status": withdrawal.status,
         "expires_at": withdrawal.expires_at,
-        "qr_svg": segno.make(links["lnurl"], error="m").svg_inline(scale=5, border=2),
+        "qr_svg": qr_svg(links["lnurl"]),
     }
 
 
@@ -284,7 +287,7 @@ class WithdrawalCreateView(APIView):
     def post(self, request: Request) -> Response:
         data = OptionalAmountInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        withdrawal = services.create_withdrawal(
+        withdrawal = withdrawals.create_withdrawal(
             worker=request.user.worker, amount_msat=data.validated_data.get("amount_msat")
         )
         return Response(withdrawal_created_body(withdrawal), status=status.HTTP_201_CREATED)
@@ -310,7 +313,7 @@ class LnurlWithdrawRequestView(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request: Request, k1: str) -> JsonResponse:
         try:
-            withdrawal = services.open_withdrawal(k1=k1)
+            withdrawal = withdrawals.open_withdrawal(k1=k1)
         except InvoiceRefused as refused:
             return lnurl_error(str(refused))
         return JsonResponse(lnurl_withdraw.withdraw_request(withdrawal))
@@ -329,7 +332,7 @@ class LnurlWithdrawCallbackView(APIView):
         if not k1 or not pr:
             return lnurl_error("Missing parameter(s): k1 and pr are required.")
         try:
-            services.accept_withdrawal_invoice(k1=k1, pr=pr)
+            withdrawals.accept_withdrawal_invoice(k1=k1, pr=pr)
         except InvoiceRefused as refused:
             return lnurl_error(str(refused))
         return JsonResponse({"status": "OK"})
@@ -341,7 +344,7 @@ class LnurlWithdrawCallbackView(APIView):
 class LightningAddressSerializer(serializers.Serializer):
     address = serializers.CharField(max_length=320)
     threshold_msat = serializers.IntegerField(
-        min_value=1_000, max_value=services.MAX_AMOUNT_MSAT, default=1_000
+        min_value=1_000, max_value=ledger.MAX_AMOUNT_MSAT, default=1_000
     )
     enabled = serializers.BooleanField(read_only=True)
     last_error = serializers.CharField(read_only=True)
@@ -363,7 +366,7 @@ class LightningAddressView(APIView):
     def put(self, request: Request) -> Response:
         data = LightningAddressSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        config = services.set_lightning_address(
+        config = lightning_address.set_lightning_address(
             worker=request.user.worker,
             address=data.validated_data["address"],
             threshold_msat=data.validated_data["threshold_msat"],
@@ -372,5 +375,5 @@ class LightningAddressView(APIView):
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request: Request) -> Response:
-        services.remove_lightning_address(worker=request.user.worker)
+        lightning_address.remove_lightning_address(worker=request.user.worker)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,6 +1,11 @@
-"""Payouts' domain errors; labeling's one exception handler maps them to HTTP."""
+"""Payouts' domain errors (money); core.errors maps every DomainError to its HTTP status."""
 
-from labeling.errors import DomainError
+from core.errors import DomainError
+
+
+class InsufficientBalance(DomainError):
+    status_code = 402
+    default_detail = "The balance does not cover this amount."
 
 
 class WithdrawalRefused(DomainError):

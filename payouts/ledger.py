@@ -12,10 +12,13 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
-from labeling import rows
-from labeling.errors import InsufficientBalance
+from core import sql as core_sql
 
-from .models import Account, Entry, Transfer
+from . import sql
+from .errors import InsufficientBalance
+from .models import Account, Entry, Transfer, Withdrawal
+
+MAX_AMOUNT_MSAT = 2_100_000_000_000_000_000  # 21M BTC: anything above is not money
 
 
 @dataclass(frozen=True)
@@ -100,13 +103,8 @@ def _apply(account: AccountRef, amount_msat: int) -> None:
 
 
 def _add(key: str, amount_msat: int, at_least: int | None = None) -> int:
-    """balance += amount, if the balance is at least `at_least`; returns the rows changed.
-    Plain SQL: it runs on every paid rating, where the ORM's statement building shows."""
-    guard = "" if at_least is None else " AND balance_msat >= %s"
-    return rows.execute(
-        "UPDATE payouts_account SET balance_msat = balance_msat + %s WHERE key = %s" + guard,
-        [amount_msat, key] + ([] if at_least is None else [at_least]),
-    )
+    # Plain SQL: it runs on every paid rating, where the ORM's statement building shows.
+    return sql.add_to_balance(key=key, amount_msat=amount_msat, at_least=at_least)
 
 
 def transfer(
@@ -146,7 +144,7 @@ def _write(
     # The rows go in first and the balances last, shared accounts (a batch's reservation,
     # a requester's balance, system accounts) after a worker's own: a paid rating then holds
     # the hot row only for its final statement. Every transfer takes this one lock order.
-    moved = rows.insert(
+    moved = core_sql.insert(
         Transfer(
             kind=kind,
             reference=reference,
@@ -155,12 +153,7 @@ def _write(
             created_at=timezone.now(),
         )
     )
-    entries = sorted(totals.items())
-    rows.execute(
-        "INSERT INTO payouts_entry (transfer_id, account_id, amount_msat) VALUES "
-        + ", ".join(["(%s, %s, %s)"] * len(entries)),
-        [value for key, amount in entries for value in (moved.id, key, amount)],
-    )
+    sql.insert_entries(transfer_id=moved.id, entries=sorted(totals.items()))
     # No savepoint of its own (it would cost two statements on every paid rating): a
     # refused debit undoes what was written, so the caller's transaction stays usable.
     applied: list[str] = []
@@ -183,8 +176,7 @@ def lock_order(key: str) -> tuple[bool, str]:
 
 
 def balance_msat(account: AccountRef) -> int:
-    row = rows.fetch("SELECT balance_msat FROM payouts_account WHERE key = %s", [account.key])
-    return row[0] if row else 0
+    return sql.balance(key=account.key)
 
 
 # --- invariants (check_ledger, the test fixture) ---------------------------------------
@@ -222,8 +214,6 @@ def problems() -> list[str]:
 
 
 def _withdrawal_problems() -> list[str]:
-    from .models import Withdrawal
-
     held = dict(
         Account.objects.filter(kind=Account.Kind.WORKER_HELD).values_list(
             "worker_id", "balance_msat"

@@ -4,8 +4,8 @@ from typing import Any
 
 from celery import shared_task
 
-from . import services
 from .lightning import NodeUnavailable
+from .services import lightning_address, withdrawals
 
 
 @shared_task(
@@ -17,14 +17,14 @@ from .lightning import NodeUnavailable
     max_retries=8,
 )
 def pay_withdrawal(withdrawal_id: int, **kwargs: Any) -> str:
-    return services.pay_withdrawal(withdrawal_id=withdrawal_id)
+    return withdrawals.pay_withdrawal(withdrawal_id=withdrawal_id)
 
 
 @shared_task(name="payouts.reconcile")
 def reconcile(**kwargs: Any) -> dict[str, int]:
-    return services.reconcile_payouts()
+    return withdrawals.reconcile_payouts()
 
 
 @shared_task(name="payouts.push_lightning_addresses")
 def push_lightning_addresses(**kwargs: Any) -> int:
-    return services.push_lightning_addresses()
+    return lightning_address.push_lightning_addresses()

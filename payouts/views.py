@@ -1,6 +1,5 @@
 """Worker pages about identity and money: sign-in with a wallet, earnings."""
 
-import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -11,22 +10,19 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from labeling.balances import worker_balance_msat
 from labeling.models import Rating, Worker
 from labeling.permissions import for_workers
 from labeling.selectors import worker_earnings
 
-from . import lnurl_auth, lnurl_withdraw, services, wallet
+from . import lnurl_withdraw, selectors, wallet
 from .errors import WithdrawalRefused
 from .models import LightningAddress, Withdrawal
+from .qr import qr_svg
+from .services import lightning_address, lnurl_auth, withdrawals
 
 
 def demo_wallet_enabled() -> bool:
     return settings.DEBUG and settings.LIGHTNING_BACKEND == "fake"
-
-
-def qr_svg(data: str) -> str:
-    return segno.make(data, error="m").svg_inline(scale=5, border=2, dark="#111")
 
 
 def login_page(request: HttpRequest) -> HttpResponse:
@@ -87,7 +83,7 @@ def earnings_page(request: HttpRequest, worker: Worker) -> HttpResponse:
     ratings = Rating.objects.filter(worker=worker).select_related("batch").order_by("-id")[:100]
     withdrawal = shown_withdrawal(request, worker)
     context = {
-        "balance_msat": worker_balance_msat(worker),
+        "balances": selectors.worker_balances(worker=worker),
         "earnings": worker_earnings(worker=worker),
         "ratings": ratings,
         "withdrawal": withdrawal,
@@ -109,19 +105,11 @@ def withdraw_start(request: HttpRequest, worker: Worker) -> HttpResponse:
     if raw and not raw.isdigit():
         messages.error(request, _("Give a whole number of sats."))
         return redirect("earnings")
-    amount_msat: int | None
-    if raw:
-        amount_msat = int(raw) * 1000
-    else:
-        # Wallets invoice whole sats: withdraw the balance rounded down to a sat.
-        balance_msat = worker_balance_msat(worker)
-        amount_msat = balance_msat - balance_msat % 1000 if balance_msat >= 1000 else None
+    amount_msat = int(raw) * 1000 if raw else None  # none: the whole balance, in whole sats
     try:
-        withdrawal = services.create_withdrawal(worker=worker, amount_msat=amount_msat)
+        withdrawal = withdrawals.create_withdrawal(worker=worker, amount_msat=amount_msat)
     except WithdrawalRefused as refused:
-        detail = refused.detail
-        text = detail["amount_msat"][0] if isinstance(detail, dict) else str(detail)
-        messages.error(request, text)
+        messages.error(request, refused.message())
         return redirect("earnings")
     return redirect(f"{reverse('earnings')}?withdrawal={withdrawal.id}#withdraw")
 
@@ -133,11 +121,10 @@ def lightning_address_form(request: HttpRequest, worker: Worker) -> HttpResponse
     """Sets (or, empty, removes) the worker's Lightning Address for automatic payouts."""
     address = request.POST.get("address", "").strip()
     if not address:
-        services.remove_lightning_address(worker=worker)
+        lightning_address.remove_lightning_address(worker=worker)
         return redirect("earnings")
     try:
-        services.set_lightning_address(worker=worker, address=address)
+        lightning_address.set_lightning_address(worker=worker, address=address)
     except WithdrawalRefused as refused:
-        detail = refused.detail
-        messages.error(request, detail["address"][0] if isinstance(detail, dict) else str(detail))
+        messages.error(request, refused.message())
     return redirect(f"{reverse('earnings')}#lightning-address")

@@ -10,6 +10,8 @@ from urllib.parse import parse_qs, urlparse
 
 from coincurve import PrivateKey
 
+from .lightning.fake import sign_invoice
+
 
 def load_or_create_key(path: Path) -> PrivateKey:
     if path.exists():
@@ -44,7 +46,6 @@ def make_invoice(
     timestamp: int | None = None,
 ) -> tuple[str, str]:
     """A BOLT11 invoice this wallet would hand out: (bolt11, preimage hex)."""
-    from .lightning.fake import sign_invoice
 
     preimage = secrets.token_hex(32)
     return (

@@ -17,12 +17,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from core.errors import DomainError
 from labeling.charts import progress_bar
-from labeling.errors import DomainError
 from labeling.models import Batch
 
-from . import services
+from . import selectors
 from .models import TrainingRun
+from .services import runs
+from .services.config import TINY
 
 # Files a run's page links to, and the sub-folder of the run directory each one lives in.
 RUN_FILES = {
@@ -41,7 +43,7 @@ TINY_HELP = _(
 
 
 class RewardRunForm(forms.Form):
-    model = forms.CharField(initial=services.TINY, help_text=TINY_HELP)
+    model = forms.CharField(initial=TINY, help_text=TINY_HELP)
     epochs = forms.FloatField(initial=1.0)
     lr = forms.FloatField(initial=1e-4, label=_("Learning rate"))
     batch_size = forms.IntegerField(initial=8, help_text=_("Pairs per optimizer step."))
@@ -51,7 +53,7 @@ class RewardRunForm(forms.Form):
 
 
 class PolicyRunForm(forms.Form):
-    policy = forms.CharField(initial=services.TINY, help_text=TINY_HELP)
+    policy = forms.CharField(initial=TINY, help_text=TINY_HELP)
     algo = forms.ChoiceField(choices=[("ppo", "PPO"), ("grpo", "GRPO"), ("rloo", "RLOO")])
     steps = forms.IntegerField(initial=20)
     batch_size = forms.IntegerField(initial=8, help_text=_("Answers generated per step."))
@@ -74,7 +76,7 @@ def start_run_from_action(
     form = form_class(request.POST if "start_run" in request.POST else None)
     if form.is_valid():
         try:
-            run = services.start_run(
+            run = runs.start_run(
                 kind=form_class.kind,
                 batches=batches,
                 config=form.cleaned_data | extra,
@@ -184,7 +186,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
         return request.user.is_superuser
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        runs = services.visible_runs(user=request.user)
+        runs = selectors.visible_runs(user=request.user)
         return runs.select_related("started_by").prefetch_related("batches")
 
     def get_urls(self) -> list:

@@ -1,6 +1,6 @@
 """Domain errors of training runs; the API and admin show their message as it is."""
 
-from labeling.errors import DomainError
+from core.errors import DomainError
 
 
 class InvalidTrainingConfig(DomainError):

@@ -9,13 +9,14 @@ from coincurve import PrivateKey
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from labeling import services
 from labeling.models import Batch, Requester, Worker
-from labeling.quality import review
+from labeling.quality import options as quality_options
+from labeling.services import batches as batch_services
+from labeling.services import requesters as requester_services
 from marketplace.celery import app as celery_app
 from payouts import ledger
-from payouts import services as payouts_services
-from payouts.lnurl_auth import worker_for_key
+from payouts.services import deposits as deposit_services
+from payouts.services.lnurl_auth import worker_for_key
 
 PAIRWISE_ITEMS = [
     {
@@ -69,7 +70,7 @@ def ledger_stays_balanced(request: pytest.FixtureRequest) -> Any:
 @pytest.fixture
 def fund_requester() -> Callable[..., Any]:
     def fund(requester: Requester, amount_msat: int) -> Any:
-        return payouts_services.fund_requester(requester=requester, amount_msat=amount_msat)
+        return deposit_services.fund_requester(requester=requester, amount_msat=amount_msat)
 
     return fund
 
@@ -92,7 +93,9 @@ def make_requester(db: Any) -> Callable[..., Requester]:
     counter = iter(range(1, 10_000))
 
     def make(username: str | None = None) -> Requester:
-        requester, _ = services.create_requester(username=username or f"req{next(counter)}")
+        requester, _ = requester_services.create_requester(
+            username=username or f"req{next(counter)}"
+        )
         return requester
 
     return make
@@ -105,7 +108,7 @@ REQUESTER_FUNDS_MSAT = 10_000_000_000  # 0.1 BTC: enough for any batch a test po
 def requester(make_requester: Callable[..., Requester]) -> Requester:
     """A funded requester (batches reserve their cost); make_requester() gives unfunded ones."""
     acme = make_requester("acme")
-    payouts_services.fund_requester(requester=acme, amount_msat=REQUESTER_FUNDS_MSAT)
+    deposit_services.fund_requester(requester=acme, amount_msat=REQUESTER_FUNDS_MSAT)
     return acme
 
 
@@ -144,20 +147,20 @@ def make_batch(requester: Requester) -> Callable[..., Batch]:
             overlap=overlap,
             items_count=len(raw),
             gold_count=sum("gold" in item for item in raw),
-            **review.clean_quality_options(quality or {}),
+            **quality_options.clean_quality_options(quality or {}),
         ).cost_msat
         if cost_msat >= 1_000:
-            payouts_services.fund_requester(requester=owner or requester, amount_msat=cost_msat)
+            deposit_services.fund_requester(requester=owner or requester, amount_msat=cost_msat)
         elif cost_msat:
-            payouts_services.fund_requester(requester=owner or requester, amount_msat=1_000)
-        return services.create_batch(
+            deposit_services.fund_requester(requester=owner or requester, amount_msat=1_000)
+        return batch_services.create_batch(
             requester=owner or requester,
             name=f"{task_type} batch",
             task_type=task_type,
             instructions=instructions,
             reward_msat=reward_msat,
             overlap=overlap,
-            items=services.validate_items(task_type=task_type, items=raw),
+            items=batch_services.validate_items(task_type=task_type, items=raw),
             # Test clients answer at once: no "too fast" flag unless a test asks for it.
             quality={"min_seconds": 0} | (quality or {}),
         )

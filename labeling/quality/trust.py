@@ -3,7 +3,16 @@
 Checks are gold answers (known right answers) and agreement with the aggregated
 answer of peers. A Beta(3, 2) prior puts a new worker at 0.6: above a random
 clicker's 0.5, below a careful worker's 0.8, and worth five checks of evidence.
+
+Pure computation: the models import this module, so it imports none of them.
 """
+
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..models import Batch, Worker
+    from .aggregation import Vote
 
 PRIOR_RIGHT = 3.0
 PRIOR_WRONG = 2.0
@@ -47,3 +56,31 @@ def accuracy_dropped(gold_results: list[bool], *, window: int = 8, drop: float =
         return False
     earlier, recent = gold_results[:-window], gold_results[-window:]
     return sum(earlier) / len(earlier) - sum(recent) / len(recent) >= drop
+
+
+def is_paused(*, worker: "Worker", batch: "Batch") -> bool:
+    """Trust too low for the batch, decided from the worker row alone (no query).
+
+    The task claim applies the same rule in SQL (labeling/sql.py)."""
+    return worker.evidence >= MIN_EVIDENCE_TO_PAUSE and worker.trust < batch.pause_below_trust
+
+
+def auto_approves(*, batch: "Batch", worker: "Worker", flags: list[str]) -> bool:
+    """An auto-review batch approves a trusted worker's unflagged rating without waiting."""
+    return batch.review_mode == "auto" and not flags and worker.trust >= batch.auto_approve_trust
+
+
+def peer_evidence(
+    votes: "list[Vote]", *, accuracy: dict[int, float], skip: set
+) -> tuple[dict[int, int], dict[int, float]]:
+    """Per worker: its non-gold votes, and how many of them Dawid-Skene judges right.
+
+    The expected number right is the worker's estimated accuracy times its votes. The
+    estimate models that the other workers are noisy too, so an honest worker is not
+    penalised for disagreeing with a wrong crowd, and a random one earns about half.
+    """
+    seen: dict[int, int] = defaultdict(int)
+    for vote in votes:
+        if vote.pair not in skip:  # gold answers count through gold_seen already
+            seen[vote.worker] += 1
+    return seen, {worker: accuracy[worker] * n for worker, n in seen.items()}

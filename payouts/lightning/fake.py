@@ -20,9 +20,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from labeling import rows
+from core import sql
 
 from ..bolt11_decode import DecodedInvoice, InvalidInvoice, decode
+from ..models import FakeNodeInvoice, FakeNodePayment
 from .base import (
     NETWORK_PREFIXES,
     Invoice,
@@ -87,7 +88,6 @@ class FakeBackend(LightningBackend):
         return NodeInfo(backend=self.name, network=settings.LIGHTNING_NETWORK)
 
     def create_invoice(self, *, amount_msat: int, memo: str, expiry_seconds: int) -> Invoice:
-        from payouts.models import FakeNodeInvoice
 
         preimage = secrets.token_hex(32)
         payment_hash = hashlib.sha256(bytes.fromhex(preimage)).hexdigest()
@@ -117,7 +117,6 @@ class FakeBackend(LightningBackend):
 
     def settle_invoice(self, *, payment_hash: str) -> bool:
         """Simulates a payer paying one of this node's invoices. True if it is now paid."""
-        from payouts.models import FakeNodeInvoice
 
         now = timezone.now()
         FakeNodeInvoice.objects.filter(
@@ -128,7 +127,6 @@ class FakeBackend(LightningBackend):
         ).exists()
 
     def invoice_status(self, *, payment_hash: str) -> InvoiceState:
-        from payouts.models import FakeNodeInvoice
 
         invoice = FakeNodeInvoice.objects.filter(payment_hash=payment_hash).first()
         if invoice is None:
@@ -140,7 +138,6 @@ class FakeBackend(LightningBackend):
         return InvoiceState.UNPAID
 
     def pay_invoice(self, *, bolt11: str, idempotency_key: str, max_fee_msat: int) -> PaymentResult:
-        from payouts.models import FakeNodeInvoice, FakeNodePayment
 
         if self.mode == "error":
             raise NodeUnavailable("fake node: connection refused")
@@ -165,7 +162,7 @@ class FakeBackend(LightningBackend):
         now = timezone.now()
         try:
             with transaction.atomic():
-                payment = rows.insert(
+                payment = sql.insert(
                     FakeNodePayment(
                         payment_hash=decoded.payment_hash,
                         bolt11=bolt11,
@@ -199,7 +196,6 @@ class FakeBackend(LightningBackend):
         return _result(payment)
 
     def payment_status(self, *, payment_hash: str) -> PaymentResult:
-        from payouts.models import FakeNodePayment
 
         if self.mode == "unknown":
             return PaymentResult(PaymentState.UNKNOWN)
@@ -213,7 +209,6 @@ class FakeBackend(LightningBackend):
     # Test helpers: finish a payment left in flight by "hang".
     @staticmethod
     def complete_pending(*, payment_hash: str, succeed: bool = True) -> None:
-        from payouts.models import FakeNodePayment
 
         FakeNodePayment.objects.filter(
             payment_hash=payment_hash, state=PaymentState.PENDING

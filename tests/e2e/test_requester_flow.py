@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from labeling import services
 from labeling.models import Batch, Requester
+from labeling.services import requesters as requester_services
 from tests.conftest import client_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -36,7 +36,7 @@ def jsonl_file(tmp_path: Path) -> Path:
 
 
 def requester_with_login(username: str, fund: Callable[..., Any] | None = None) -> Requester:
-    requester, _ = services.create_requester(username=username, password=PASSWORD)
+    requester, _ = requester_services.create_requester(username=username, password=PASSWORD)
     if fund is not None:
         fund(requester, 1_000_000)
     return requester

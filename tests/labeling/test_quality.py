@@ -5,9 +5,12 @@ import random
 import pytest
 from django.urls import reverse
 
-from labeling import services
+from labeling import errors as labeling_errors
+from labeling import selectors
 from labeling.models import Assignment, Rating, Worker
-from labeling.quality import review
+from labeling.services import assignments as assignment_services
+from labeling.services import ratings as rating_services
+from labeling.services import review as review_services
 from tests.conftest import client_for
 
 PAIR = [{"id": "a", "text": "right"}, {"id": "b", "text": "wrong"}]
@@ -25,12 +28,14 @@ def plain_items(n, start=0):
 
 def answer(worker, pick):
     """Gets the worker's next task and answers it; pick(task) returns the best key."""
-    assignment = services.next_assignment_for(worker=worker)
+    assignment = assignment_services.next_assignment_for(worker=worker)
     if assignment is None:
         return None
     best = pick(assignment)
     ranking = [best] + [k for k in assignment.order if k != best]
-    return services.submit_rating(worker=worker, assignment_id=assignment.id, ranking=ranking)
+    return rating_services.submit_rating(
+        worker=worker, assignment_id=assignment.id, ranking=ranking
+    )
 
 
 def test_gold_answers_are_checked_and_counted(make_batch, worker):
@@ -195,7 +200,7 @@ def test_same_item_twice_through_two_assignments_is_impossible(make_batch, worke
     from django.db import IntegrityError, transaction
 
     make_batch("pairwise", overlap=3)
-    first = services.next_assignment_for(worker=worker)
+    first = assignment_services.next_assignment_for(worker=worker)
     with pytest.raises(IntegrityError), transaction.atomic():
         Assignment.objects.create(
             worker=worker,
@@ -209,16 +214,16 @@ def test_same_item_twice_through_two_assignments_is_impossible(make_batch, worke
 
 def test_a_paused_worker_gets_no_more_tasks_and_late_answers_are_refused(make_batch, worker):
     make_batch("pairwise", items=plain_items(3))
-    open_one = services.next_assignment_for(worker=worker)
+    open_one = assignment_services.next_assignment_for(worker=worker)
     Worker.objects.filter(id=worker.id).update(gold_seen=10, gold_correct=1)
     worker.refresh_from_db()
-    from labeling.errors import DomainError
+    from core.errors import DomainError
 
     with pytest.raises(DomainError) as refused:
-        services.submit_rating(worker=worker, assignment_id=open_one.id, ranking=["a", "b"])
+        rating_services.submit_rating(worker=worker, assignment_id=open_one.id, ranking=["a", "b"])
     assert refused.value.status_code == 403
     assert not Rating.objects.exists()
-    assert services.next_assignment_for(worker=worker) is None
+    assert assignment_services.next_assignment_for(worker=worker) is None
 
 
 def test_auto_after_approves_unflagged_ratings_once_they_waited(make_batch, worker):
@@ -229,8 +234,8 @@ def test_auto_after_approves_unflagged_ratings_once_they_waited(make_batch, work
     make_batch("pairwise", quality={"review_mode": "auto_after", "review_after_hours": 1})
     rating = answer(worker, lambda a: "a")
     assert rating.status == "pending_review"
-    assert review.approve_overdue() == 0
-    assert review.approve_overdue(now=timezone.now() + timedelta(hours=2)) == 1
+    assert review_services.approve_overdue() == 0
+    assert review_services.approve_overdue(now=timezone.now() + timedelta(hours=2)) == 1
     rating.refresh_from_db()
     assert rating.status == "approved"
 
@@ -239,9 +244,9 @@ def test_straight_lining_closes_the_batch_and_rejects_waiting_ratings(make_batch
     make_batch("pairwise", items=plain_items(14), quality={"review_mode": "manual"})
     for _ in range(14):
         answer(worker, lambda a: a.order[0])  # always the top card
-    review.review_worker(worker_id=worker.id)
+    review_services.review_worker(worker_id=worker.id)
     batch = Rating.objects.first().batch
-    assert review.is_closed(worker=worker, batch=batch)
+    assert selectors.batch_closed_to(worker=worker, batch=batch)
     assert set(Rating.objects.values_list("status", flat=True)) == {"rejected"}
     assert "straight_lining" in Rating.objects.first().reason
 
@@ -281,25 +286,27 @@ def test_simulated_crowd_spammers_are_paused_and_not_paid(make_batch, make_worke
         worker.refresh_from_db()
         try:
             rating = answer(worker, pick(worker))
-        except review.WorkerPaused:
+        except labeling_errors.WorkerPaused:
             continue
         submitted += rating is not None
         if step % 60 == 59:
-            review.aggregate_batch(batch_id=batch.id)
-    review.aggregate_batch(batch_id=batch.id)
+            review_services.aggregate_batch(batch_id=batch.id)
+    review_services.aggregate_batch(batch_id=batch.id)
     assert submitted >= 400
 
     for worker in spammers + honest:
         worker.refresh_from_db()
-    assert all(review.is_closed(worker=w, batch=batch) for w in spammers)
-    assert sum(review.is_closed(worker=w, batch=batch) for w in honest) <= 2
+    assert all(selectors.batch_closed_to(worker=w, batch=batch) for w in spammers)
+    assert sum(selectors.batch_closed_to(worker=w, batch=batch) for w in honest) <= 2
     spam = Rating.objects.filter(worker__in=spammers)
     paid = spam.filter(status="approved").count()
     assert paid <= 0.1 * spam.count(), (paid, spam.count())
 
     from labeling.quality.aggregation import aggregate, majority, votes_from_answer
 
-    votes, gold = review.batch_votes(batch)  # every rating not rejected, gold as anchors
+    votes, gold = selectors.batch_votes(
+        batch=batch, statuses=("approved", "pending_review")
+    )  # every rating not rejected, gold as anchors
     aggregated = aggregate(votes, gold=gold)
     every_vote = [
         v
@@ -336,9 +343,9 @@ def test_entry_test_serves_gold_first_and_a_failed_test_closes_the_batch(make_ba
     failing.refresh_from_db()
     answer(failing, lambda a: "b")
     failing.refresh_from_db()
-    assert review.is_closed(worker=failing, batch=batch)
-    assert services.next_assignment_for(worker=failing) is None
-    assert not review.is_closed(worker=passing, batch=batch)
+    assert selectors.batch_closed_to(worker=failing, batch=batch)
+    assert assignment_services.next_assignment_for(worker=failing) is None
+    assert not selectors.batch_closed_to(worker=passing, batch=batch)
 
 
 def test_pay_by_quality_bonus_goes_to_trusted_workers_and_is_shown_first(
@@ -359,7 +366,7 @@ def test_pay_by_quality_bonus_goes_to_trusted_workers_and_is_shown_first(
     assert shown["reward_msat"] == 12_000
     assert shown["bonus"] == {"bonus_msat": 2_000, "min_trust": 0.8, "your_trust": 0.92}
     assert client_for(newcomer.user).get(reverse("task-next")).json()["reward_msat"] == 10_000
-    paid = services.submit_rating(
+    paid = rating_services.submit_rating(
         worker=trusted, assignment_id=shown["assignment_id"], ranking=["a", "b"]
     )
     assert paid.reward_msat == 12_000 and paid.status == "approved"
@@ -378,9 +385,9 @@ def test_unpaid_gold_costs_nothing_and_looks_like_any_task(make_batch, worker):
 
     paid = {}
     for _ in range(2):
-        assignment = services.next_assignment_for(worker=worker)
+        assignment = assignment_services.next_assignment_for(worker=worker)
         assert task_payload(assignment=assignment, worker=worker)["reward_msat"] == 4_000
-        rating = services.submit_rating(
+        rating = rating_services.submit_rating(
             worker=worker, assignment_id=assignment.id, ranking=["a", "b"]
         )
         paid[rating.item.gold is not None] = rating.reward_msat
@@ -388,13 +395,13 @@ def test_unpaid_gold_costs_nothing_and_looks_like_any_task(make_batch, worker):
 
 
 def test_a_requester_cannot_review_its_own_ratings(make_batch, requester):
-    from labeling.errors import DomainError
+    from core.errors import DomainError
     from labeling.models import Worker
 
     make_batch("pairwise", items=plain_items(1), quality={"review_mode": "manual"})
     own = Worker.objects.create(user=requester.user, linking_key="02" + "ab" * 32)
     rating = answer(own, lambda a: "a")
     with pytest.raises(DomainError, match="own ratings"):
-        review.review_ratings(requester=requester, rating_ids=[rating.id], approve=True)
+        review_services.review_ratings(requester=requester, rating_ids=[rating.id], approve=True)
     rating.refresh_from_db()
     assert rating.status == "pending_review"

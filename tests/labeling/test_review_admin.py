@@ -6,8 +6,9 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.test import Client
 from django.urls import reverse
 
+from labeling import selectors
 from labeling.models import Rating
-from labeling.quality import review
+from labeling.services import review as review_services
 from tests.labeling.test_quality import answer, gold_items, plain_items
 
 
@@ -67,8 +68,8 @@ def test_dashboard_shows_gold_accuracy_and_closed_workers(make_batch, make_worke
         answer(good, lambda a: "a")
         bad.refresh_from_db()
         answer(bad, lambda a: "b")
-    review.review_worker(worker_id=good.id)
-    review.review_worker(worker_id=bad.id)
+    review_services.review_worker(worker_id=good.id)
+    review_services.review_worker(worker_id=bad.id)
     page = admin_client(requester).get(reverse("admin:labeling_batch_dashboard", args=[batch.id]))
     assert page.status_code == 200
     html = page.content.decode()
@@ -76,4 +77,4 @@ def test_dashboard_shows_gold_accuracy_and_closed_workers(make_batch, make_worke
     assert "0/8" in html  # the bad worker was closed after 8 checks
     assert re.search(r"<td>([89])/\1</td>", html)  # the good one got every gold right
     bad.refresh_from_db()
-    assert review.is_closed(worker=bad, batch=batch)
+    assert selectors.batch_closed_to(worker=bad, batch=batch)

@@ -169,7 +169,7 @@ def test_answers_for_a_cancelled_batch_are_refused_and_pay_nothing(make_batch, w
 def test_a_finished_batch_is_completed_and_its_leftover_released(
     make_batch, make_worker, requester_client
 ):
-    from labeling.services import complete_finished_batches
+    from labeling.services.batches import complete_finished_batches
     from tests.conftest import client_for
 
     batch = make_batch(

@@ -14,8 +14,9 @@ from django.conf import settings
 from django.test import Client
 
 from labeling.models import Worker
-from payouts import ledger, services, wallet
+from payouts import ledger, wallet
 from payouts.models import Withdrawal
+from payouts.services import withdrawals as withdrawal_services
 
 
 def credit_worker(worker: Worker, amount_msat: int) -> None:
@@ -37,7 +38,7 @@ def invoice(worker: Any, amount_msat: int | None, **kwargs: Any) -> str:
 
 
 def open_withdrawal(worker: Worker, amount_msat: int) -> Withdrawal:
-    return services.create_withdrawal(worker=worker, amount_msat=amount_msat)
+    return withdrawal_services.create_withdrawal(worker=worker, amount_msat=amount_msat)
 
 
 def callback(client: Client, k1: str, pr: str) -> dict[str, Any]:

@@ -4,9 +4,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from payouts import services
 from payouts.lightning.fake import FakeBackend
 from payouts.models import Withdrawal
+from payouts.services import withdrawals as withdrawal_services
 
 from .factories import credit_worker, invoice, open_withdrawal
 
@@ -41,9 +41,9 @@ def test_every_payouts_admin_page_renders(admin_client, worker, requester):
 def test_the_reconcile_action_finishes_a_stuck_payment_once(admin_client, worker):
     credit_worker(worker, 5_000)
     withdrawal = open_withdrawal(worker, 4_000)
-    services.accept_withdrawal_invoice(k1=withdrawal.k1, pr=invoice(worker, 4_000))
+    withdrawal_services.accept_withdrawal_invoice(k1=withdrawal.k1, pr=invoice(worker, 4_000))
     FakeBackend.mode = "hang"
-    services.pay_withdrawal(withdrawal_id=withdrawal.id)
+    withdrawal_services.pay_withdrawal(withdrawal_id=withdrawal.id)
     FakeBackend.mode = "ok"
     FakeBackend.complete_pending(payment_hash=Withdrawal.objects.get().payment_hash)
     response = admin_client.post(

@@ -4,9 +4,10 @@ import hashlib
 
 import pytest
 
-from payouts import ledger, services
+from payouts import ledger
 from payouts.lightning import InvoiceState, PaymentState
 from payouts.lightning.lnbits import LnbitsBackend
+from payouts.services import withdrawals as withdrawal_services
 
 from .factories import callback, credit_worker, open_withdrawal
 
@@ -101,7 +102,7 @@ def test_a_worker_withdraws_to_an_lnbits_wallet_end_to_end(
     platform, phone, worker, client, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
     settings.LIGHTNING_NETWORK = "bitcoin"  # FakeWallet invoices are lnbc…
-    monkeypatch.setattr(services, "get_backend", lambda: platform)
+    monkeypatch.setattr(withdrawal_services, "get_backend", lambda: platform)
     credit_worker(worker, 30_000)
     withdrawal = open_withdrawal(worker, 30_000)
     invoice = phone["invoice"](30)

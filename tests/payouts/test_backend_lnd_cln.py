@@ -116,17 +116,17 @@ def test_a_node_that_is_down_is_unavailable():
 def test_the_payment_job_finishes_through_lnd_after_a_timeout(
     node, worker, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from payouts import services
+    from payouts.services import withdrawals as withdrawal_services
 
     from .factories import credit_worker, open_withdrawal
 
     server, backend = node
-    monkeypatch.setattr(services, "get_backend", lambda: backend)
+    monkeypatch.setattr(withdrawal_services, "get_backend", lambda: backend)
     credit_worker(worker, 10_000)
     withdrawal = open_withdrawal(worker, 10_000)
     server.mode = "hang"
     with django_capture_on_commit_callbacks(execute=True):
-        services.accept_withdrawal_invoice(k1=withdrawal.k1, pr=invoice(worker, 10_000))
+        withdrawal_services.accept_withdrawal_invoice(k1=withdrawal.k1, pr=invoice(worker, 10_000))
     withdrawal.refresh_from_db()
     assert withdrawal.status == "paying"
     server.mode = "ok"
@@ -135,7 +135,7 @@ def test_the_payment_job_finishes_through_lnd_after_a_timeout(
         payment.update(status="SUCCEEDED", payment_preimage="ab" * 32, fee_msat="10")
     else:
         payment.update(status="complete", payment_preimage="ab" * 32)
-    services.reconcile_payouts()
+    withdrawal_services.reconcile_payouts()
     withdrawal.refresh_from_db()
     assert withdrawal.status == "paid" and withdrawal.preimage == "ab" * 32
     assert server.pay_calls == 1

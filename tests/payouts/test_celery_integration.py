@@ -135,7 +135,7 @@ def test_the_worker_keeps_its_database_connection_between_jobs(celery_worker_pro
 def test_a_worker_killed_between_send_and_record_is_finished_by_reconcile(
     celery_worker_process, worker
 ):
-    from payouts import services
+    from payouts.services import withdrawals as withdrawal_services
 
     credit_worker(worker, 10_000)
     withdrawal = open_withdrawal(worker, 9_000)
@@ -152,7 +152,7 @@ def test_a_worker_killed_between_send_and_record_is_finished_by_reconcile(
     time.sleep(1)
     withdrawal.refresh_from_db()
     assert withdrawal.status == "paying" and withdrawal.send_started_at is not None
-    assert services.reconcile_payouts()["finished"] == 1
+    assert withdrawal_services.reconcile_payouts()["finished"] == 1
     withdrawal.refresh_from_db()
     assert withdrawal.status == "paid"
     assert FakeNodePayment.objects.count() == 1

@@ -52,13 +52,13 @@ def test_the_node_status_on_read_credits_a_deposit_paid_elsewhere(requester, req
 
 
 def test_the_reconcile_job_credits_paid_deposits(requester, requester_client):
-    from payouts import services
+    from payouts.services import withdrawals as withdrawal_services
 
     deposit = requester_client.post(
         reverse("deposit-create"), {"amount_msat": 3_000}, format="json"
     ).json()
     get_backend().settle_invoice(payment_hash=deposit["payment_hash"])
-    assert services.reconcile_payouts()["deposits_credited"] == 1
+    assert withdrawal_services.reconcile_payouts()["deposits_credited"] == 1
     assert Deposit.objects.get(id=deposit["id"]).status == "paid"
 
 

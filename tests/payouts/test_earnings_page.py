@@ -73,7 +73,7 @@ def test_an_open_withdrawal_stays_on_the_page_after_a_reload(client, worker):
 
 
 def test_the_page_sets_and_clears_a_lightning_address(client, worker, monkeypatch):
-    from payouts import lightning_address
+    from payouts import lnurl_pay as lightning_address
 
     logged_in(client, worker)
     monkeypatch.setattr(lightning_address, "resolve", lambda address: None)

@@ -7,8 +7,8 @@ from django.core.management import call_command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labeling.errors import InsufficientBalance
 from payouts import ledger
+from payouts.errors import InsufficientBalance
 from payouts.models import Account, Entry, Transfer
 
 ALICE = ledger.AccountRef("test:alice", Account.Kind.REQUESTER_AVAILABLE)

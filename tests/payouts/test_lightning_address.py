@@ -10,8 +10,9 @@ import pytest
 from coincurve import PrivateKey
 from django.urls import reverse
 
-from payouts import ledger, services, wallet
+from payouts import ledger, wallet
 from payouts.models import FakeNodePayment, LightningAddress, Withdrawal
+from payouts.services import lightning_address as address_services
 
 from .factories import credit_worker
 from .node_servers import QuickServer
@@ -101,16 +102,16 @@ def test_a_worker_sets_an_address_and_the_balance_is_pushed_there(
     assert response.status_code == 200, response.content
     assert worker_client.get(reverse("lightning-address")).json()["address"] == service.address
     credit_worker(worker, 4_500)
-    assert services.push_lightning_addresses() == 0  # below the threshold
+    assert address_services.push_lightning_addresses() == 0  # below the threshold
     credit_worker(worker, 3_250)  # 7_750 msat: 7 whole sats go out
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.push_lightning_addresses() == 1
+        assert address_services.push_lightning_addresses() == 1
     withdrawal = Withdrawal.objects.get()
     assert withdrawal.status == "paid" and withdrawal.amount_msat == 7_000
     assert withdrawal.lightning_address == service.address
     assert FakeNodePayment.objects.get().amount_msat == 7_000
     assert ledger.balance_msat(ledger.worker_available(worker.id)) == 750
-    assert services.push_lightning_addresses() == 0
+    assert address_services.push_lightning_addresses() == 0
 
 
 @pytest.mark.parametrize(
@@ -123,7 +124,7 @@ def test_a_bad_answer_from_the_service_pays_nothing_and_returns_the_hold(
     LightningAddress.objects.create(worker=worker, address=service.address, threshold_msat=1_000)
     credit_worker(worker, 9_000)
     service.mode = mode
-    services.push_to_lightning_address(worker_id=worker.id)
+    address_services.push_to_lightning_address(worker_id=worker.id)
     assert FakeNodePayment.objects.count() == 0
     assert ledger.balance_msat(ledger.worker_available(worker.id)) == 9_000
     assert ledger.balance_msat(ledger.worker_held(worker.id)) == 0

@@ -6,10 +6,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from payouts import ledger, services
+from core import jobs
+from payouts import ledger, lightning
 from payouts.lightning import get_backend
 from payouts.lightning.fake import FakeBackend
 from payouts.models import FakeNodePayment, Withdrawal
+from payouts.services import withdrawals as withdrawal_services
 
 from .factories import credit_worker, invoice, open_withdrawal
 
@@ -29,7 +31,7 @@ def accepted(worker, node):
     """A withdrawal whose invoice the callback accepted: `paying`, job not yet run."""
     credit_worker(worker, 10_000)
     withdrawal = open_withdrawal(worker, AMOUNT)
-    services.accept_withdrawal_invoice(k1=withdrawal.k1, pr=invoice(worker, AMOUNT))
+    withdrawal_services.accept_withdrawal_invoice(k1=withdrawal.k1, pr=invoice(worker, AMOUNT))
     withdrawal.refresh_from_db()
     assert withdrawal.status == "paying"
     return withdrawal
@@ -45,15 +47,15 @@ def later(seconds):
 
 
 def test_the_job_pays_and_a_second_run_pays_nothing_more(accepted):
-    assert services.pay_withdrawal(withdrawal_id=accepted.id) == "paid"
-    assert services.pay_withdrawal(withdrawal_id=accepted.id) == "paid"
-    assert services.reconcile_withdrawal(withdrawal_id=accepted.id) == "paid"
+    assert withdrawal_services.pay_withdrawal(withdrawal_id=accepted.id) == "paid"
+    assert withdrawal_services.pay_withdrawal(withdrawal_id=accepted.id) == "paid"
+    assert withdrawal_services.reconcile_withdrawal(withdrawal_id=accepted.id) == "paid"
     assert FakeNodePayment.objects.count() == 1
 
 
 def test_a_definite_failure_marks_failed_and_returns_the_hold(accepted, node, worker):
     node.mode = "fail"
-    assert services.pay_withdrawal(withdrawal_id=accepted.id) == "failed"
+    assert withdrawal_services.pay_withdrawal(withdrawal_id=accepted.id) == "failed"
     accepted.refresh_from_db()
     assert accepted.failure_reason == "no route"
     assert ledger.balance_msat(ledger.worker_available(worker.id)) == 10_000
@@ -62,13 +64,13 @@ def test_a_definite_failure_marks_failed_and_returns_the_hold(accepted, node, wo
 
 def test_a_node_that_is_down_before_sending_releases_the_claim_for_a_retry(accepted, node):
     node.mode = "error"
-    with pytest.raises(services.NodeUnavailable):
-        services.pay_withdrawal(withdrawal_id=accepted.id)
+    with pytest.raises(lightning.NodeUnavailable):
+        withdrawal_services.pay_withdrawal(withdrawal_id=accepted.id)
     accepted.refresh_from_db()
     assert accepted.status == "paying" and accepted.send_started_at is None
     assert FakeNodePayment.objects.count() == 0
     node.mode = "ok"  # the retry
-    assert services.pay_withdrawal(withdrawal_id=accepted.id) == "paid"
+    assert withdrawal_services.pay_withdrawal(withdrawal_id=accepted.id) == "paid"
     assert FakeNodePayment.objects.count() == 1
 
 
@@ -81,7 +83,7 @@ def test_the_celery_job_retries_a_node_error_then_pays(accepted, node, monkeypat
     def flaky(self, **kwargs):
         calls.append(1)
         if len(calls) < 3:
-            raise services.NodeUnavailable("down")
+            raise lightning.NodeUnavailable("down")
         return real(self, **kwargs)
 
     monkeypatch.setattr(FakeBackend, "pay_invoice", flaky)
@@ -93,34 +95,36 @@ def test_the_celery_job_retries_a_node_error_then_pays(accepted, node, monkeypat
 
 def test_a_node_timeout_leaves_it_paying_and_reconcile_finishes_it(accepted, node):
     node.mode = "hang"
-    assert services.pay_withdrawal(withdrawal_id=accepted.id) == "paying"
+    assert withdrawal_services.pay_withdrawal(withdrawal_id=accepted.id) == "paying"
     node.mode = "ok"
-    assert services.reconcile_withdrawal(withdrawal_id=accepted.id) == "paying"  # in flight
+    assert (
+        withdrawal_services.reconcile_withdrawal(withdrawal_id=accepted.id) == "paying"
+    )  # in flight
     FakeBackend.complete_pending(payment_hash=accepted.payment_hash)
-    assert services.reconcile_payouts()["finished"] == 1
+    assert withdrawal_services.reconcile_payouts()["finished"] == 1
     assert status_of(accepted) == "paid"
     assert FakeNodePayment.objects.count() == 1
 
 
 def test_a_timed_out_payment_that_then_fails_returns_the_hold(accepted, node, worker):
     node.mode = "hang"
-    services.pay_withdrawal(withdrawal_id=accepted.id)
+    withdrawal_services.pay_withdrawal(withdrawal_id=accepted.id)
     node.mode = "ok"
     FakeBackend.complete_pending(payment_hash=accepted.payment_hash, succeed=False)
-    services.reconcile_payouts()
+    withdrawal_services.reconcile_payouts()
     assert status_of(accepted) == "failed"
     assert ledger.balance_msat(ledger.worker_available(worker.id)) == 10_000
 
 
 def test_an_unknown_outcome_stays_paying_and_is_never_sent_again(accepted, node):
     node.mode = "unknown"
-    assert services.pay_withdrawal(withdrawal_id=accepted.id) == "paying"
+    assert withdrawal_services.pay_withdrawal(withdrawal_id=accepted.id) == "paying"
     for _ in range(3):
-        services.reconcile_payouts(now=later(3600))
-        assert services.pay_withdrawal(withdrawal_id=accepted.id) == "paying"
+        withdrawal_services.reconcile_payouts(now=later(3600))
+        assert withdrawal_services.pay_withdrawal(withdrawal_id=accepted.id) == "paying"
     assert FakeNodePayment.objects.count() == 1
     node.mode = "ok"
-    services.reconcile_payouts()
+    withdrawal_services.reconcile_payouts()
     assert status_of(accepted) == "paid"
     assert FakeNodePayment.objects.count() == 1
 
@@ -129,18 +133,25 @@ def test_a_job_killed_between_send_and_record_is_finished_by_reconcile(accepted,
     def die(**kwargs):
         raise SystemExit("worker killed")
 
-    monkeypatch.setattr(services, "record_payment", die)
+    monkeypatch.setattr(withdrawal_services, "record_payment", die)
     with pytest.raises(SystemExit):
-        services.pay_withdrawal(withdrawal_id=accepted.id)
+        withdrawal_services.pay_withdrawal(withdrawal_id=accepted.id)
     monkeypatch.undo()
     assert status_of(accepted) == "paying"
     assert FakeNodePayment.objects.get().state == "succeeded"  # the money left
     # The broker redelivers the job (acks_late) and the beat job runs: neither pays again.
-    assert services.pay_withdrawal(withdrawal_id=accepted.id) == "paid"
-    services.reconcile_payouts(now=later(3600))
+    assert withdrawal_services.pay_withdrawal(withdrawal_id=accepted.id) == "paid"
+    withdrawal_services.reconcile_payouts(now=later(3600))
     assert FakeNodePayment.objects.count() == 1
     accepted.refresh_from_db()
     assert accepted.fee_msat == AMOUNT // 1000 and len(accepted.preimage) == 64
+
+
+def queued_jobs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict]]:
+    """Records the jobs services queue instead of running them."""
+    queued: list[tuple[str, dict]] = []
+    monkeypatch.setattr(jobs, "enqueue", lambda name, **kwargs: queued.append((name, kwargs)))
+    return queued
 
 
 def test_a_job_killed_between_claim_and_send_is_sent_once_after_the_grace_period(
@@ -148,30 +159,28 @@ def test_a_job_killed_between_claim_and_send_is_sent_once_after_the_grace_period
 ):
     # The claim is taken, then the process dies before the node heard anything.
     Withdrawal.objects.filter(id=accepted.id).update(send_started_at=timezone.now())
-    queued = []
-    monkeypatch.setattr(services, "_queue_payment", queued.append)
-    services.reconcile_payouts()
+    queued = queued_jobs(monkeypatch)
+    withdrawal_services.reconcile_payouts()
     assert queued == []  # too early: the send may still be on its way
-    services.reconcile_payouts(now=later(3600))
-    assert queued == [accepted.id]
-    assert services.pay_withdrawal(withdrawal_id=accepted.id) == "paid"
+    withdrawal_services.reconcile_payouts(now=later(3600))
+    assert queued == [("payouts.pay_withdrawal", {"withdrawal_id": accepted.id})]
+    assert withdrawal_services.pay_withdrawal(withdrawal_id=accepted.id) == "paid"
     assert FakeNodePayment.objects.count() == 1
 
 
 def test_a_job_that_never_ran_is_requeued_by_reconcile(accepted, monkeypatch):
-    queued = []
-    monkeypatch.setattr(services, "_queue_payment", queued.append)
-    services.reconcile_payouts()
+    queued = queued_jobs(monkeypatch)
+    withdrawal_services.reconcile_payouts()
     assert queued == []
-    services.reconcile_payouts(now=later(3600))
-    assert queued == [accepted.id]
+    withdrawal_services.reconcile_payouts(now=later(3600))
+    assert queued == [("payouts.pay_withdrawal", {"withdrawal_id": accepted.id})]
 
 
 def test_stale_open_withdrawals_expire_and_return_their_hold(worker):
     credit_worker(worker, 10_000)
     withdrawal = open_withdrawal(worker, 4_000)
-    assert services.expire_withdrawals() == 0
-    assert services.reconcile_payouts(now=later(3600))["expired"] == 1
+    assert withdrawal_services.expire_withdrawals() == 0
+    assert withdrawal_services.reconcile_payouts(now=later(3600))["expired"] == 1
     assert status_of(withdrawal) == "expired"
     assert ledger.balance_msat(ledger.worker_available(worker.id)) == 10_000
-    assert services.expire_withdrawals(now=later(7200)) == 0
+    assert withdrawal_services.expire_withdrawals(now=later(7200)) == 0

@@ -4,7 +4,8 @@ import random
 
 import pytest
 
-from labeling import services
+from labeling.services import assignments as assignment_services
+from labeling.services import ratings as rating_services
 
 WORDS = ["sun", "water", "tree", "house", "river", "cloud", "stone", "road", "light", "small"]
 
@@ -29,12 +30,14 @@ def polite_items(count: int, *, seed: int = 0, responses: int = 2) -> list[dict]
 def rate_all(batch, workers) -> None:
     """Each worker answers every task it gets, putting the polite answer first."""
     for worker in workers:
-        while (assignment := services.next_assignment_for(worker=worker)) is not None:
+        while (assignment := assignment_services.next_assignment_for(worker=worker)) is not None:
             texts = {r.key: r.text for r in assignment.item.responses.all()}
             ranking = sorted(assignment.order, key=lambda key: "thank you" not in texts[key])
             if batch.task_type == "pairwise":
                 ranking = ranking[:2]
-            services.submit_rating(worker=worker, assignment_id=assignment.id, ranking=ranking)
+            rating_services.submit_rating(
+                worker=worker, assignment_id=assignment.id, ranking=ranking
+            )
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from rewardmodel import services, tasks
+from rewardmodel import tasks
 from rewardmodel.errors import InvalidTrainingConfig, NotYourBatches
 from rewardmodel.models import TrainingRun
+from rewardmodel.services import runs as run_services
 from tests.celery_worker import celery_worker, redis_answers
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # every model here is built locally
@@ -41,7 +42,7 @@ def rm_config(tiny_models: dict[str, str], **overrides) -> dict:
 
 
 def start(batch, config, *, kind="rm", user=None) -> TrainingRun:
-    return services.start_run(
+    return run_services.start_run(
         kind=kind, batches=[batch], config=config, started_by=user, queue=False
     )
 
@@ -86,9 +87,9 @@ def test_a_queued_run_is_sent_to_the_worker_on_commit(
     make_batch, monkeypatch, django_capture_on_commit_callbacks
 ):
     sent = []
-    monkeypatch.setattr(tasks.execute_run, "delay", lambda **kwargs: sent.append(kwargs))
+    monkeypatch.setattr(tasks.execute_run, "apply_async", lambda kwargs: sent.append(kwargs))
     with django_capture_on_commit_callbacks(execute=True):
-        run = services.start_run(
+        run = run_services.start_run(
             kind="rm", batches=[make_batch()], config={"model": "tiny"}, queue=True
         )
         assert sent == []  # not before commit
@@ -114,9 +115,9 @@ def test_ppo_needs_a_succeeded_reward_model_run(make_batch, requester):
 def test_progress_is_written_at_most_once_a_second_and_always_at_the_end(make_batch, monkeypatch):
     run = start(make_batch(), {"model": "tiny"})
     clock = iter([100.0, 100.2, 100.5, 101.1, 101.2])
-    monkeypatch.setattr(services, "time", SimpleNamespace(monotonic=lambda: next(clock)))
-    tail = services.LogTail()
-    report = services.ProgressReporter(run.id, tail, echo=None)
+    monkeypatch.setattr(run_services, "time", SimpleNamespace(monotonic=lambda: next(clock)))
+    tail = run_services.LogTail()
+    report = run_services.ProgressReporter(run.id, tail, echo=None)
     written = []
     for fraction in (0.1, 0.2, 0.3, 0.4, 1.0):
         report(fraction, f"step {fraction}")
@@ -139,7 +140,7 @@ def test_a_reward_model_run_goes_from_queued_to_succeeded(tiny_models, rated_bat
         seen.append((TrainingRun.objects.get(id=run.id).status, fraction, message))
 
     started = time.perf_counter()
-    run = services.execute_run(run_id=run.id, echo=echo)
+    run = run_services.execute_run(run_id=run.id, echo=echo)
     elapsed = time.perf_counter() - started
     assert run.status == "succeeded", run.error
     assert seen and all(status == "running" for status, _, _ in seen)
@@ -160,14 +161,14 @@ def test_a_reward_model_run_goes_from_queued_to_succeeded(tiny_models, rated_bat
     print(f"tiny rm run: eval accuracy {run.metrics['eval_accuracy']:.3f} in {elapsed:.1f}s")
 
     finished_at = run.finished_at
-    again = services.execute_run(run_id=run.id)  # a redelivered job does nothing
+    again = run_services.execute_run(run_id=run.id)  # a redelivered job does nothing
     assert (again.status, again.finished_at) == ("succeeded", finished_at)
 
 
 @pytest.mark.train
 def test_an_unknown_model_path_fails_the_run_readably(rated_batch):
     run = start(rated_batch(6, overlap=1), {"model": "/nowhere/model"})
-    run = services.execute_run(run_id=run.id)
+    run = run_services.execute_run(run_id=run.id)
     assert run.status == "failed"
     assert run.error == "model folder /nowhere/model does not exist"
     assert "Traceback" in run.logs_tail  # for whoever debugs it; the page shows `error`
@@ -176,7 +177,7 @@ def test_an_unknown_model_path_fails_the_run_readably(rated_batch):
 
 @pytest.mark.train
 def test_a_batch_without_approved_ratings_fails_readably(tiny_models, make_batch):
-    run = services.execute_run(run_id=start(make_batch(), rm_config(tiny_models)).id)
+    run = run_services.execute_run(run_id=start(make_batch(), rm_config(tiny_models)).id)
     assert run.status == "failed"
     assert run.error.startswith("Too few approved preference pairs to train: 0 for training")
 
@@ -191,7 +192,7 @@ def test_a_policy_run_tunes_against_a_reward_model(tiny_models, rated_batch):
         "max_new_tokens": 8,
         "eval_prompts": 2,
     }
-    run = services.execute_run(run_id=start(rated_batch(8, overlap=1), config, kind="ppo").id)
+    run = run_services.execute_run(run_id=start(rated_batch(8, overlap=1), config, kind="ppo").id)
     assert run.status == "succeeded", run.error
     assert run.metrics["steps"] == 2
     assert {"reward_before", "reward_after", "kl"} <= run.metrics.keys()
@@ -200,10 +201,10 @@ def test_a_policy_run_tunes_against_a_reward_model(tiny_models, rated_batch):
 
 @pytest.mark.train
 def test_tiny_means_the_tiny_models_built_once(runs_dir):
-    folder = services.resolve_model("tiny", "reward")
+    folder = run_services.resolve_model("tiny", "reward")
     assert folder == str(runs_dir / "tiny" / "reward")
     assert (Path(folder) / "config.json").is_file()
-    assert services.resolve_model("tiny", "policy") == str(runs_dir / "tiny" / "policy")
+    assert run_services.resolve_model("tiny", "policy") == str(runs_dir / "tiny" / "policy")
 
 
 # --- the admin ---------------------------------------------------------------------------
@@ -217,9 +218,9 @@ def finished_run(batch, user, **fields) -> TrainingRun:
 
 
 def test_a_machine_without_the_training_stack_says_how_to_install_it():
-    message = services.readable_error(ModuleNotFoundError("No module named 'trl'", name="trl"))
+    message = run_services.readable_error(ModuleNotFoundError("No module named 'trl'", name="trl"))
     assert "trl is not installed" in message and ".[train]" in message
-    assert services.readable_error(ValueError("boom")) == "ValueError: boom"
+    assert run_services.readable_error(ValueError("boom")) == "ValueError: boom"
 
 
 def test_a_run_whose_worker_went_silent_is_failed_not_left_running(make_batch, requester):
@@ -233,7 +234,7 @@ def test_a_run_whose_worker_went_silent_is_failed_not_left_running(make_batch, r
         batch, requester.user, status="running", heartbeat_at=now - timedelta(hours=2)
     )
     alive = finished_run(batch, requester.user, status="running", heartbeat_at=now)
-    assert services.fail_stalled_runs(now=now) == 1
+    assert run_services.fail_stalled_runs(now=now) == 1
     silent.refresh_from_db()
     alive.refresh_from_db()
     assert (silent.status, alive.status) == ("failed", "running")
@@ -300,7 +301,7 @@ def test_the_batch_action_starts_a_queued_run(
     client, make_batch, requester, monkeypatch, django_capture_on_commit_callbacks
 ):
     sent = []
-    monkeypatch.setattr(tasks.execute_run, "delay", lambda **kwargs: sent.append(kwargs))
+    monkeypatch.setattr(tasks.execute_run, "apply_async", lambda kwargs: sent.append(kwargs))
     batch = make_batch()
     client.force_login(requester.user)
     url = reverse("admin:labeling_batch_changelist")
@@ -407,7 +408,7 @@ def training_worker(transactional_db, monkeypatch, runs_dir, settings):
 @pytest.mark.django_db(transaction=True)
 def test_a_training_worker_runs_a_queued_run(tiny_models, training_worker, rated_batch):
     batch = rated_batch(16, overlap=1)
-    run = services.start_run(
+    run = run_services.start_run(
         kind="rm", batches=[batch], config=rm_config(tiny_models, epochs=1), queue=True
     )
     deadline = time.monotonic() + WAIT_S

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from labeling.services import create_requester
+from labeling.services.requesters import create_requester
 
 
 class Command(BaseCommand):

@@ -5,10 +5,10 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from labeling.errors import DomainError
+from core.errors import DomainError
 from labeling.models import Batch
-from rewardmodel import services
 from rewardmodel.models import TrainingRun
+from rewardmodel.services import runs
 
 
 class Command(BaseCommand):
@@ -43,7 +43,7 @@ class Command(BaseCommand):
         names = ("model", "epochs", "lr", "batch_size", "max_length", "lora", "eval_fraction")
         config = {name: options[name] for name in names if options[name] is not None}
         try:
-            run = services.start_run(
+            run = runs.start_run(
                 kind=TrainingRun.Kind.REWARD_MODEL,
                 batches=batches,
                 config=config,
@@ -56,7 +56,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Run {run.id} queued for the training worker.")
             return
         self.stdout.write(f"Run {run.id}: training in the foreground, files in {run.directory}")
-        run = services.execute_run(run_id=run.id, echo=self.show_progress)
+        run = runs.execute_run(run_id=run.id, echo=self.show_progress)
         if run.status != TrainingRun.Status.SUCCEEDED:
             raise CommandError(f"run {run.id} failed: {run.error}")
         metrics = run.metrics

@@ -1,7 +1,8 @@
-"""Start training runs (checked config, queued on commit) and execute them (export, train, record).
+"""Training runs: started (checked config, queued on commit) and executed (export,
+train, record), with progress, a log tail and readable errors on the run's row.
 
-The web side never imports torch: `rewardmodel.pipeline` is imported inside `execute_run`, which
-runs in the `training` Celery worker or in the foreground command.
+The web side never imports torch: `rewardmodel.pipeline` is imported inside the training
+functions, which run in the `training` Celery worker or in the foreground command.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,134 +25,19 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core import jobs
 from labeling.models import Batch, Item
 
-from .errors import InvalidTrainingConfig, NotYourBatches, TrainingFailed
-from .export import export_preferences
-from .models import TrainingRun
+from ..errors import InvalidTrainingConfig, TrainingFailed
+from ..export import export_preferences
+from ..models import TrainingRun
+from .config import POLICY_OPTIONS, TINY, check_batch_owner, clean_config
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
-TINY = "tiny"  # a model name meaning "the tiny offline models", built on first use
 PROGRESS_INTERVAL_S = 1.0
 LOG_TAIL_LINES = 200
-
-
-@dataclass(frozen=True)
-class Option:
-    """One config key: its type, default (None = required) and the rule its value must meet."""
-
-    kind: type
-    default: Any = None
-    check: Callable[[Any], bool] = lambda value: True
-    rule: str = ""
-
-
-REWARD_OPTIONS = {
-    "model": Option(str, rule="a model name or folder ('tiny' for the tiny offline model)"),
-    "epochs": Option(float, 1.0, lambda v: 0 < v <= 100, "a number above 0, at most 100"),
-    "lr": Option(float, 1e-4, lambda v: 0 < v < 1, "a number between 0 and 1"),
-    "batch_size": Option(int, 8, lambda v: 1 <= v <= 1024, "a whole number from 1 to 1024"),
-    "max_length": Option(int, 1024, lambda v: 16 <= v <= 32768, "a whole number from 16"),
-    "lora": Option(bool, False),
-    "seed": Option(int, 42),
-    "eval_fraction": Option(float, 0.1, lambda v: 0 < v <= 0.5, "above 0, at most 0.5"),
-    "margin": Option(bool, True),
-}
-POLICY_OPTIONS = {
-    "policy": Option(str, rule="a causal LM name or folder ('tiny' for the tiny offline model)"),
-    "reward_model": Option(object, rule="a reward model folder or the id of a succeeded rm run"),
-    "algo": Option(str, "ppo", lambda v: v in ("ppo", "grpo", "rloo"), "ppo, grpo or rloo"),
-    "steps": Option(int, 20, lambda v: 1 <= v <= 100_000, "a whole number from 1"),
-    "batch_size": Option(int, 8, lambda v: 1 <= v <= 1024, "a whole number from 1 to 1024"),
-    "num_generations": Option(int, 4, lambda v: 2 <= v <= 64, "a whole number from 2 to 64"),
-    "max_new_tokens": Option(int, 48, lambda v: 1 <= v <= 4096, "a whole number from 1"),
-    "lr": Option(float, 1e-6, lambda v: 0 < v < 1, "a number between 0 and 1"),
-    "kl_coef": Option(float, 0.05, lambda v: v >= 0, "a number of at least 0"),
-    "eval_prompts": Option(int, 16, lambda v: v >= 1, "a whole number from 1"),
-    "seed": Option(int, 42),
-}
-OPTIONS = {TrainingRun.Kind.REWARD_MODEL: REWARD_OPTIONS, TrainingRun.Kind.POLICY: POLICY_OPTIONS}
-
-
-def typed(name: str, option: Option, value: Any) -> Any:
-    """The value as the option's type, or a readable InvalidTrainingConfig."""
-    if option.kind is object:
-        return value
-    ok = isinstance(value, option.kind) and not (option.kind is not bool and type(value) is bool)
-    if option.kind is float and type(value) is int:
-        ok, value = True, float(value)
-    if option.kind is str and ok:
-        value = value.strip()
-        ok = bool(value)
-    if not ok:
-        expected = {str: "text", int: "a whole number", float: "a number", bool: "true or false"}
-        raise InvalidTrainingConfig(f"{name} must be {expected[option.kind]}, not {value!r}.")
-    if option.kind is not bool and not option.check(value):
-        raise InvalidTrainingConfig(f"{name} must be {option.rule} (got {value!r}).")
-    return value
-
-
-def clean_config(*, kind: str, config: dict[str, Any], user: Any = None) -> dict[str, Any]:
-    """The config with defaults filled in, or InvalidTrainingConfig naming the first mistake."""
-    if kind not in OPTIONS:
-        raise InvalidTrainingConfig(f"Unknown run kind {kind!r}: use rm or ppo.")
-    options = OPTIONS[kind]
-    unknown = sorted(set(config) - set(options))
-    if unknown:
-        raise InvalidTrainingConfig(
-            f"Unknown option {', '.join(unknown)} for a {kind} run; "
-            f"known options: {', '.join(options)}."
-        )
-    clean = {}
-    for name, option in options.items():
-        if config.get(name) is None:
-            if option.default is None:
-                raise InvalidTrainingConfig(f"{name} is required: {option.rule}.")
-            clean[name] = option.default
-        else:
-            clean[name] = typed(name, option, config[name])
-    if kind == TrainingRun.Kind.POLICY:
-        clean["reward_model"] = reward_model_reference(clean["reward_model"], user)
-        if clean["algo"] != "ppo" and clean["batch_size"] % clean["num_generations"]:
-            raise InvalidTrainingConfig("batch_size must be a multiple of num_generations.")
-    return clean
-
-
-def reward_model_reference(value: Any, user: Any) -> int | str:
-    """A succeeded rm run id the user may see, or a folder name as given."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    if type(value) is not int:
-        raise InvalidTrainingConfig("reward_model must be a folder or the id of an rm run.")
-    runs = visible_runs(user=user) if user is not None else TrainingRun.objects.all()
-    run = runs.filter(id=value, kind=TrainingRun.Kind.REWARD_MODEL).first()
-    if run is None:
-        raise InvalidTrainingConfig(f"There is no reward model run {value}.")
-    if run.status != TrainingRun.Status.SUCCEEDED:
-        raise InvalidTrainingConfig(f"Reward model run {value} has not succeeded ({run.status}).")
-    return value
-
-
-def visible_runs(*, user: Any) -> Any:
-    """Superusers see every run; anyone else the runs they started."""
-    if user.is_superuser:
-        return TrainingRun.objects.all()
-    return TrainingRun.objects.filter(started_by=user)
-
-
-def check_batch_owner(*, user: Any, batches: list[Batch]) -> None:
-    if user is None or user.is_superuser:
-        return  # the command line (operator) and superusers may train on anything
-    requester = getattr(user, "requester", None)
-    foreign = [b.id for b in batches if requester is None or b.requester_id != requester.id]
-    if foreign:
-        raise NotYourBatches(
-            f"You can only train on your own batches (not {', '.join(map(str, foreign))})."
-        )
 
 
 def start_run(
@@ -173,9 +58,7 @@ def start_run(
         run = TrainingRun.objects.create(kind=kind, config=clean, started_by=started_by)
         run.batches.set(batches)
         if queue:
-            from . import tasks
-
-            transaction.on_commit(lambda: tasks.execute_run.delay(run_id=run.id))
+            jobs.enqueue("rewardmodel.execute_run", run_id=run.id)
     return run
 
 
@@ -331,7 +214,7 @@ def resolve_model(name: str, role: str) -> str:
     root = Path(settings.TRAINING_RUNS_DIR)
     folder = root / "tiny"
     if not (folder / role / "config.json").is_file():
-        from .pipeline.tiny import TinyArgs, build_tiny_models
+        from ..pipeline.tiny import TinyArgs, build_tiny_models
 
         root.mkdir(parents=True, exist_ok=True)
         building = Path(tempfile.mkdtemp(dir=root, prefix=".tiny-"))
@@ -344,7 +227,7 @@ def resolve_model(name: str, role: str) -> str:
 
 
 def train_reward_model_run(run: TrainingRun, progress: ProgressReporter) -> dict[str, Any]:
-    from .pipeline.reward import RewardArgs, train_reward_model
+    from ..pipeline.reward import RewardArgs, train_reward_model
 
     config = run.config
     data, out = run.directory / "data", run.directory / "model"
@@ -378,7 +261,7 @@ def train_reward_model_run(run: TrainingRun, progress: ProgressReporter) -> dict
 
 
 def train_policy_run(run: TrainingRun, progress: ProgressReporter) -> dict[str, Any]:
-    from .pipeline.policy import PolicyArgs, train_policy
+    from ..pipeline.policy import PolicyArgs, train_policy
 
     config = run.config
     data, out = run.directory / "data", run.directory / "model"

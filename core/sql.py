@@ -1,18 +1,30 @@
-"""Model instances from hand-written SQL, for the few statements on every task request.
+"""Model instances from hand-written SQL, for the few statements on every hot request.
 
 The ORM spends milliseconds building a statement such as the task claim; on the rating
-loop that is most of a request. Those statements are written once as SQL, and their
-rows become ordinary model instances here, with the same conversions the ORM applies.
+loop that is most of a request. Those statements are written once as SQL (each app keeps
+its own next to its services, in `<app>/sql.py`), and their rows become ordinary model
+instances here, with the same conversions the ORM applies. Table and column names come
+from the models' `_meta`; datetimes in parameters are adapted here, as the ORM adapts them.
+
+Like `QuerySet.update()`, nothing here sends save signals; `insert` refuses a model that
+has save receivers, so a receiver added later cannot silently miss rows written here.
 """
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 
 from django.db import connection
 from django.db.models import Model
+from django.db.models.signals import post_save, pre_save
 
 M = TypeVar("M", bound=Model)
+Params = Sequence[Any] | dict[str, Any]
+
+
+def table(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
 
 
 def columns(model: type[Model], alias: str) -> str:
@@ -48,29 +60,44 @@ def from_row(model: type[M], row: Sequence[Any], start: int = 0) -> tuple[M | No
     return model.from_db(connection.alias, None, values), end
 
 
-def fetch(sql: str, params: Sequence[Any] | dict[str, Any]) -> tuple[Any, ...] | None:
+def _adapt(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    return value
+
+
+def _adapted(params: Params) -> Params:
+    if isinstance(params, dict):
+        return {key: _adapt(value) for key, value in params.items()}
+    return [_adapt(value) for value in params]
+
+
+def fetch(sql: str, params: Params) -> tuple[Any, ...] | None:
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, _adapted(params))
         return cursor.fetchone()
 
 
-def fetch_all(sql: str, params: Sequence[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:
+def fetch_all(sql: str, params: Params) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, _adapted(params))
         return cursor.fetchall()
 
 
-def execute(sql: str, params: Sequence[Any] | dict[str, Any]) -> int:
+def execute(sql: str, params: Params) -> int:
     """Runs a write; returns how many rows it changed."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, _adapted(params))
         return cursor.rowcount
 
 
 def insert(instance: M) -> M:
     """Saves a new instance in one INSERT (… RETURNING its id when the id is automatic),
-    values prepared as `save()` prepares them. Sends no save signals: only for models
-    nothing listens to."""
+    values prepared as `save()` prepares them. Refuses models with save receivers: it
+    sends no signals, and a receiver must not miss a row."""
+    model = type(instance)
+    if pre_save.has_listeners(model) or post_save.has_listeners(model):
+        raise TypeError(f"{model.__name__} has save receivers: save it with the ORM.")
     meta = instance._meta
     auto = meta.pk.get_internal_type().endswith("AutoField")
     fields = [field for field in meta.concrete_fields if not (auto and field is meta.pk)]
@@ -78,9 +105,9 @@ def insert(instance: M) -> M:
         field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
     ]
     names = ", ".join(f'"{field.column}"' for field in fields)
-    sql = f"INSERT INTO {meta.db_table} ({names}) VALUES ({', '.join(['%s'] * len(fields))})"
+    sql = f"INSERT INTO {table(model)} ({names}) VALUES ({', '.join(['%s'] * len(fields))})"
     if auto:
-        instance.pk = fetch(sql + f" RETURNING {meta.pk.column}", values)[0]  # type: ignore[index]
+        instance.pk = fetch(sql + f' RETURNING "{meta.pk.column}"', values)[0]  # type: ignore[index]
     else:
         execute(sql, values)
     instance._state.adding, instance._state.db = False, connection.alias

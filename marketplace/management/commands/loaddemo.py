@@ -6,9 +6,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from labeling import services
 from labeling.models import Requester
-from payouts import services as payouts_services
+from labeling.services import batches as batch_services
+from labeling.services.requesters import create_requester
+from payouts.services.deposits import fund_requester
 
 REWARD_MSAT = 10_000
 DEMO_FILE = Path(__file__).resolve().parents[2] / "demo" / "pairwise.jsonl"
@@ -26,7 +27,7 @@ class Command(BaseCommand):
         if requester is not None:
             self.stdout.write(f"Demo data already loaded (requester {username!r}).")
             return
-        requester, token = services.create_requester(username=username, password=password)
+        requester, token = create_requester(username=username, password=password)
         items = [json.loads(line) for line in DEMO_FILE.read_text().splitlines() if line.strip()]
         batches = [
             ("Everyday questions: which answer is better?", "pairwise", items, 3),
@@ -35,17 +36,17 @@ class Command(BaseCommand):
         ]
         # Batches reserve their cost: fund the requester with a deposit paid on the fake node.
         cost_msat = sum(REWARD_MSAT * overlap * len(b_items) for _, _, b_items, overlap in batches)
-        deposit = payouts_services.fund_requester(requester=requester, amount_msat=2 * cost_msat)
+        deposit = fund_requester(requester=requester, amount_msat=2 * cost_msat)
         self.stdout.write(f"Deposit {deposit.id}: {deposit.amount_msat} msat ({deposit.status})")
         for name, task_type, batch_items, overlap in batches:
-            batch = services.create_batch(
+            batch = batch_services.create_batch(
                 requester=requester,
                 name=name,
                 task_type=task_type,
                 instructions=INSTRUCTIONS[task_type],
                 reward_msat=REWARD_MSAT,
                 overlap=overlap,
-                items=services.validate_items(task_type=task_type, items=batch_items),
+                items=batch_services.validate_items(task_type=task_type, items=batch_items),
             )
             self.stdout.write(f"Batch {batch.id}: {name} ({batch.items_count} items)")
         self.stdout.write(f"Requester {username!r} (admin password {password!r}), token {token}")

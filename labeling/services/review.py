@@ -1,10 +1,10 @@
-"""Quality services: approve or hold new ratings, review them, re-aggregate batches.
+"""Review: ratings approved or rejected (by rules, by trust, by the requester), and the
+evidence behind trust (gold answers, agreement with the aggregated answer).
 
-Money follows the signals sent here (held → pending, approved → available, rejected →
-back to the batch's reservation), inside the same transaction as the status change.
+Money follows the signals sent here (approved → available, rejected → back to the
+batch's reservation), inside the same transaction as the status change.
 """
 
-from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,92 +12,20 @@ from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
+from core import jobs
+from core.errors import DomainError, NotFound
+
 from .. import selectors, signals
-from ..errors import DomainError, InvalidBatch, NotFound
-from ..models import Batch, BatchWorkerStats, Item, Rating, Requester, TrustSnapshot, Worker
-from . import trust
-from .aggregation import Vote, dawid_skene
-
-QUALITY_FIELDS = {
-    "review_mode": str,
-    "auto_approve_trust": float,
-    "review_after_hours": int,
-    "pause_below_trust": float,
-    "min_seconds": int,
-    "qualification_size": int,
-    "gold_overlap": int,
-    "bonus_percent": int,
-    "bonus_trust": float,
-    "pay_gold": bool,
-    "qualification_pass": float,
-}
-
-
-class WorkerPaused(DomainError):
-    status_code = 403
-    default_detail = "Your answers on this batch failed too many checks; it is closed to you."
-
-
-class NotReviewable(DomainError):
-    status_code = 409
-    default_detail = "Only ratings waiting for review can be approved or rejected."
-
-
-def clean_quality_options(options: dict[str, Any]) -> dict[str, Any]:
-    """Validates a batch's quality options (all optional) into Batch field values."""
-    unknown = set(options) - set(QUALITY_FIELDS)
-    if unknown:
-        raise InvalidBatch({"quality": [f"Unknown option(s): {', '.join(sorted(unknown))}."]})
-    clean: dict[str, Any] = {}
-    for name, value in options.items():
-        if value is None and name == "min_seconds":
-            clean[name] = None
-            continue
-        kind = QUALITY_FIELDS[name]
-        accepted = (int, float) if kind is float else kind
-        if (kind is not bool and isinstance(value, bool)) or not isinstance(value, accepted):
-            raise InvalidBatch({name: [f"Expected a {kind.__name__}."]})
-        clean[name] = value
-    if "review_mode" in clean and clean["review_mode"] not in Batch.Review.values:
-        raise InvalidBatch({"review_mode": [f"One of: {', '.join(Batch.Review.values)}."]})
-    if not 0 <= clean.get("bonus_percent", 0) <= 100:
-        raise InvalidBatch({"bonus_percent": ["Between 0 and 100."]})
-    for name in ("auto_approve_trust", "pause_below_trust", "qualification_pass", "bonus_trust"):
-        if name in clean and not 0 <= clean[name] <= 1:
-            raise InvalidBatch({name: ["Between 0 and 1."]})
-    if not 1 <= clean.get("gold_overlap", 1) <= 1000:
-        raise InvalidBatch({"gold_overlap": ["Between 1 and 1000."]})
-    for name in ("review_after_hours", "min_seconds", "qualification_size"):
-        if clean.get(name) is not None and not 0 <= clean[name] <= 10_000:
-            raise InvalidBatch({name: ["Between 0 and 10000."]})
-    return clean
-
-
-def is_paused(*, worker: Worker, batch: Batch) -> bool:
-    """Trust too low for the batch (decided from the worker row alone: no query)."""
-    return worker.evidence >= trust.MIN_EVIDENCE_TO_PAUSE and worker.trust < batch.pause_below_trust
-
-
-def is_closed(*, worker: Worker, batch: Batch) -> bool:
-    """Paused by trust, or closed to the worker (failed entry test, straight-lining)."""
-    return (
-        is_paused(worker=worker, batch=batch)
-        or BatchWorkerStats.objects.filter(batch=batch, worker=worker, qualified=False).exists()
-    )
-
-
-def status_for_new_rating(*, batch: Batch, worker: Worker, flags: list[str]) -> str:
-    if (
-        batch.review_mode == Batch.Review.AUTO
-        and not flags
-        and worker.trust >= batch.auto_approve_trust
-    ):
-        return Rating.Status.APPROVED
-    return Rating.Status.PENDING_REVIEW
+from ..errors import NotReviewable
+from ..models import Batch, BatchWorkerStats, Rating, Requester, TrustSnapshot, Worker
+from ..quality import trust
+from ..quality.aggregation import dawid_skene
+from .assignments import free_slot
 
 
 def record_gold(*, worker: Worker, batch: Batch, correct: bool) -> None:
-    """Counts a gold answer for the worker overall and in this batch (its entry test)."""
+    """Counts a gold answer for the worker overall and in this batch (its entry test);
+    the worker's waiting ratings are reviewed again once this commits."""
     Worker.objects.filter(id=worker.id).update(
         gold_seen=F("gold_seen") + 1, gold_correct=F("gold_correct") + int(correct)
     )
@@ -110,14 +38,7 @@ def record_gold(*, worker: Worker, batch: Batch, correct: bool) -> None:
         BatchWorkerStats.objects.filter(id=stats.id, qualified__isnull=True).update(
             qualified=right >= batch.qualification_pass * batch.qualification_size
         )
-    after_commit_review(worker_id=worker.id)
-
-
-def after_commit_review(*, worker_id: int) -> None:
-    """Re-reviews the worker once the rating that changed its evidence is committed."""
-    from ..tasks import review_worker
-
-    transaction.on_commit(lambda: review_worker.delay(worker_id=worker_id))
+    jobs.enqueue("labeling.review_worker", worker_id=worker.id)
 
 
 def _decide(*, rating: Rating, status: str, reason: str = "", reviewer: Any = None) -> bool:
@@ -132,8 +53,8 @@ def _decide(*, rating: Rating, status: str, reason: str = "", reviewer: Any = No
     if status == Rating.Status.APPROVED:
         signals.rating_approved.send(sender=Rating, rating=rating, held=True)
     else:
-        Item.objects.filter(id=rating.item_id).update(slots_left=F("slots_left") + 1)
-        signals.rating_rejected.send(sender=Rating, rating=rating, held=True)
+        free_slot(item_id=rating.item_id)
+        signals.rating_rejected.send(sender=Rating, rating=rating)
     return True
 
 
@@ -202,7 +123,7 @@ def review_worker(*, worker_id: int) -> dict[str, int]:
                 batch_id=batch_id, worker=worker, defaults={"qualified": False}
             )
     for rating in pending:
-        if is_closed(worker=worker, batch=rating.batch):
+        if selectors.batch_closed_to(worker=worker, batch=rating.batch):
             reason = (
                 f"Failed quality checks (trust {worker.trust:.2f}, flags: "
                 + (", ".join(flags) or "none")
@@ -214,11 +135,7 @@ def review_worker(*, worker_id: int) -> dict[str, int]:
             if new != rating.flags:
                 Rating.objects.filter(id=rating.id).update(flags=new)
                 done["flagged"] += 1
-        elif (
-            rating.batch.review_mode == Batch.Review.AUTO
-            and not rating.flags
-            and worker.trust >= rating.batch.auto_approve_trust
-        ):
+        elif trust.auto_approves(batch=rating.batch, worker=worker, flags=rating.flags):
             done["approved"] += _decide(rating=rating, status=Rating.Status.APPROVED)
     return done
 
@@ -239,35 +156,15 @@ def approve_overdue(*, now: datetime | None = None) -> int:
     return approved
 
 
-def batch_votes(batch: Batch) -> tuple[list[Vote], dict[tuple[int, str, str], str]]:
-    """Votes of every rating not rejected (waiting ones included), and the gold answers."""
-    return selectors.batch_votes(
-        batch=batch, statuses=(Rating.Status.APPROVED, Rating.Status.PENDING_REVIEW)
-    )
-
-
-def peer_evidence(
-    votes: list[Vote], *, accuracy: dict[int, float], skip: set
-) -> tuple[dict[int, int], dict[int, float]]:
-    """Per worker: its non-gold votes, and how many of them Dawid-Skene judges right.
-
-    The expected number right is the worker's estimated accuracy times its votes. The
-    estimate models that the other workers are noisy too, so an honest worker is not
-    penalised for disagreeing with a wrong crowd, and a random one earns about half.
-    """
-    seen: dict[int, int] = defaultdict(int)
-    for vote in votes:
-        if vote.pair not in skip:  # gold answers count through gold_seen already
-            seen[vote.worker] += 1
-    return seen, {worker: accuracy[worker] * n for worker, n in seen.items()}
-
-
 def aggregate_batch(*, batch_id: int) -> dict[str, float]:
     """Re-aggregates a batch; each worker's agreement with the result feeds its trust."""
     batch = Batch.objects.get(id=batch_id)
-    votes, gold = batch_votes(batch)
+    # Every rating not rejected (waiting ones included) counts as evidence.
+    votes, gold = selectors.batch_votes(
+        batch=batch, statuses=(Rating.Status.APPROVED, Rating.Status.PENDING_REVIEW)
+    )
     result = dawid_skene(votes, gold=gold)
-    seen, agree = peer_evidence(votes, accuracy=result.accuracy, skip=set(gold))
+    seen, agree = trust.peer_evidence(votes, accuracy=result.accuracy, skip=set(gold))
     with transaction.atomic():
         for worker_id, n in seen.items():
             BatchWorkerStats.objects.update_or_create(
@@ -287,10 +184,14 @@ def aggregate_batch(*, batch_id: int) -> dict[str, float]:
     return {"pairs": len(result.winners), "workers": len(seen)}
 
 
-def batches_to_aggregate(*, since: datetime) -> list[int]:
-    return list(
+def aggregate_recent_batches(*, since: datetime) -> int:
+    """Re-aggregates every batch (not cancelled) that received ratings since `since`."""
+    batch_ids = list(
         Batch.objects.filter(ratings__created_at__gte=since)
         .filter(~Q(status=Batch.Status.CANCELLED))
         .values_list("id", flat=True)
         .distinct()
     )
+    for batch_id in batch_ids:
+        aggregate_batch(batch_id=batch_id)
+    return len(batch_ids)
