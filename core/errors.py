@@ -7,6 +7,8 @@ rewardmodel/errors.py) as subclasses of `DomainError`, with the status they answ
 from typing import Any
 
 from django.db import DataError
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -35,6 +37,29 @@ class DomainError(Exception):
 class NotFound(DomainError):
     status_code = 404
     default_detail = "Not found."
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    """A refused request, as `exception_handler` answers it (the schema of 4xx bodies)."""
+
+    detail = serializers.CharField()
+
+
+# 400s carry `{"detail": str}` or DRF's field errors (`{"field": ["message", ...]}`, nested
+# ones keyed by index): the exception handler renders them, so the schema is written out.
+BAD_REQUEST = OpenApiResponse(
+    response={
+        "type": "object",
+        "additionalProperties": {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "string"}},
+                {"type": "object"},
+            ]
+        },
+    },
+    description='`{"detail": str}` or field errors `{"field": ["message", ...]}`.',
+)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

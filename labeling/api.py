@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import DomainError, NotFound
+from core.errors import BAD_REQUEST, DomainError, ErrorDetailSerializer, NotFound
 
 from . import selectors
 from .balances import worker_balance_msat
@@ -28,15 +28,25 @@ class ResponseSerializer(serializers.Serializer):
 
 class TaskSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=TaskType.choices)
-    instructions = serializers.CharField()
+    instructions = serializers.CharField(allow_blank=True)
+    instructions_html = serializers.CharField(allow_blank=True)
     prompt = serializers.CharField()
     responses = ResponseSerializer(many=True)
+
+
+class BonusSerializer(serializers.Serializer):
+    """Pay by quality: workers with trust from `min_trust` earn `bonus_msat` more."""
+
+    bonus_msat = serializers.IntegerField()
+    min_trust = serializers.FloatField()
+    your_trust = serializers.FloatField()
 
 
 class AssignmentOutSerializer(serializers.Serializer):
     assignment_id = serializers.IntegerField()
     expires_at = serializers.DateTimeField()
     reward_msat = serializers.IntegerField()
+    bonus = BonusSerializer(allow_null=True, help_text="Null unless the batch pays by quality.")
     task = TaskSerializer()
 
 
@@ -48,7 +58,8 @@ class NextTaskView(APIView):
         assignment = assignments.next_assignment_for(worker=request.user.worker)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(selectors.task_payload(assignment=assignment, worker=request.user.worker))
+        payload = selectors.task_payload(assignment=assignment, worker=request.user.worker)
+        return Response(AssignmentOutSerializer(payload).data)
 
 
 class SubmitInSerializer(serializers.Serializer):
@@ -59,9 +70,19 @@ class SubmitInSerializer(serializers.Serializer):
 
 class SubmitOutSerializer(serializers.Serializer):
     rating_id = serializers.IntegerField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=Rating.Status.choices)
     reward_msat = serializers.IntegerField()
     balance_msat = serializers.IntegerField()
+    next = AssignmentOutSerializer(
+        required=False, allow_null=True, help_text="Only with ?next=1: null when none is left."
+    )
+
+    def to_representation(self, instance: dict[str, Any]) -> dict[str, Any]:
+        body = super().to_representation(instance)
+        # DRF renders an absent nullable field as null; `next` is absent unless asked for.
+        if "next" not in instance:
+            del body["next"]
+        return body
 
 
 class SubmitView(APIView):
@@ -69,7 +90,13 @@ class SubmitView(APIView):
 
     @extend_schema(
         request=SubmitInSerializer,
-        responses={201: SubmitOutSerializer},
+        responses={
+            201: SubmitOutSerializer,
+            400: BAD_REQUEST,
+            404: ErrorDetailSerializer,
+            409: ErrorDetailSerializer,
+            410: ErrorDetailSerializer,
+        },
         parameters=[
             OpenApiParameter(
                 "next",
@@ -101,13 +128,21 @@ class SubmitView(APIView):
             body["next"] = (
                 selectors.task_payload(assignment=following, worker=worker) if following else None
             )
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(SubmitOutSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
 class SkipView(APIView):
     permission_classes = [IsWorker]
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(
+        request=None,
+        responses={
+            204: None,
+            404: ErrorDetailSerializer,
+            409: ErrorDetailSerializer,
+            410: ErrorDetailSerializer,
+        },
+    )
     def post(self, request: Request, assignment_id: int) -> Response:
         assignments.skip_assignment(worker=request.user.worker, assignment_id=assignment_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -118,17 +153,30 @@ class ReportInSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
 
 
+class ReportOutSerializer(serializers.Serializer):
+    report_id = serializers.IntegerField(source="id")
+
+
 class ReportView(APIView):
     permission_classes = [IsWorker]
 
-    @extend_schema(request=ReportInSerializer, responses={201: None})
+    @extend_schema(
+        request=ReportInSerializer,
+        responses={
+            201: ReportOutSerializer,
+            400: BAD_REQUEST,
+            404: ErrorDetailSerializer,
+            409: ErrorDetailSerializer,
+            410: ErrorDetailSerializer,
+        },
+    )
     def post(self, request: Request, assignment_id: int) -> Response:
         data = ReportInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         report = assignments.report_assignment(
             worker=request.user.worker, assignment_id=assignment_id, **data.validated_data
         )
-        return Response({"report_id": report.id}, status=status.HTTP_201_CREATED)
+        return Response(ReportOutSerializer(report).data, status=status.HTTP_201_CREATED)
 
 
 class BatchInSerializer(serializers.Serializer):
@@ -164,6 +212,7 @@ class BatchProgressSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     status = serializers.CharField()
+    task_type = serializers.ChoiceField(choices=TaskType.choices)
     items_count = serializers.IntegerField()
     ratings_done = serializers.IntegerField()
     ratings_needed = serializers.IntegerField()
@@ -184,7 +233,10 @@ def raw_items_from(data: dict[str, Any]) -> list[Any]:
 class BatchCreateView(APIView):
     permission_classes = [IsRequester]
 
-    @extend_schema(request=BatchInSerializer, responses={201: BatchOutSerializer})
+    @extend_schema(
+        request=BatchInSerializer,
+        responses={201: BatchOutSerializer, 400: BAD_REQUEST, 402: ErrorDetailSerializer},
+    )
     def post(self, request: Request) -> Response:
         data = BatchInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -201,13 +253,7 @@ class BatchCreateView(APIView):
                 task_type=fields["task_type"], items=raw_items_from(fields)
             ),
         )
-        body = {
-            "id": batch.id,
-            "items_count": batch.items_count,
-            "cost_msat": batch.cost_msat,
-            "status": batch.status,
-        }
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(BatchOutSerializer(batch).data, status=status.HTTP_201_CREATED)
 
 
 def _own_batch(request: Request, batch_id: int) -> Batch:
@@ -220,9 +266,10 @@ def _own_batch(request: Request, batch_id: int) -> Batch:
 class BatchDetailView(APIView):
     permission_classes = [IsRequester]
 
-    @extend_schema(responses={200: BatchProgressSerializer})
+    @extend_schema(responses={200: BatchProgressSerializer, 404: ErrorDetailSerializer})
     def get(self, request: Request, batch_id: int) -> Response:
-        return Response(selectors.batch_progress(batch=_own_batch(request, batch_id)))
+        progress = selectors.batch_progress(batch=_own_batch(request, batch_id))
+        return Response(BatchProgressSerializer(progress).data)
 
 
 class BatchExportView(APIView):
@@ -239,7 +286,11 @@ class BatchExportView(APIView):
             ),
             OpenApiParameter("details", bool, description="Add margin and agreement columns."),
         ],
-        responses={(200, "application/x-ndjson"): str},
+        responses={
+            (200, "application/x-ndjson"): str,
+            400: BAD_REQUEST,
+            404: ErrorDetailSerializer,
+        },
     )
     def get(self, request: Request, batch_id: int) -> HttpResponse:
         batch = _own_batch(request, batch_id)
@@ -273,12 +324,25 @@ class ReviewInSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
+class ReviewOutSerializer(serializers.Serializer):
+    reviewed = serializers.IntegerField(help_text="How many ratings changed status.")
+    decision = serializers.ChoiceField(choices=["approve", "reject"])
+
+
 class ReviewView(APIView):
     """A requester approves or rejects ratings waiting for review (its own batches only)."""
 
     permission_classes = [IsRequester]
 
-    @extend_schema(request=ReviewInSerializer, responses={200: dict})
+    @extend_schema(
+        request=ReviewInSerializer,
+        responses={
+            200: ReviewOutSerializer,
+            400: BAD_REQUEST,
+            404: ErrorDetailSerializer,
+            409: ErrorDetailSerializer,
+        },
+    )
     def post(self, request: Request) -> Response:
         data = ReviewInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -289,7 +353,35 @@ class ReviewView(APIView):
             approve=fields["decision"] == "approve",
             reason=fields["reason"],
         )
-        return Response({"reviewed": count, "decision": fields["decision"]})
+        reviewed = {"reviewed": count, "decision": fields["decision"]}
+        return Response(ReviewOutSerializer(reviewed).data)
+
+
+class RatingForReviewSerializer(serializers.Serializer):
+    """A rating as selectors.ratings_for_review gives it to a reviewer."""
+
+    rating_id = serializers.IntegerField()
+    item_id = serializers.IntegerField()
+    prompt = serializers.CharField()
+    worker_id = serializers.IntegerField()
+    worker_trust = serializers.FloatField()
+    ranking = serializers.ListField(
+        child=serializers.CharField(), allow_null=True, help_text="Response ids, best first."
+    )
+    scores = serializers.DictField(
+        child=serializers.IntegerField(), allow_null=True, help_text="Response id → 1..7."
+    )
+    rationale = serializers.CharField(allow_blank=True)
+    status = serializers.ChoiceField(choices=Rating.Status.choices)
+    flags = serializers.ListField(child=serializers.CharField())
+    gold_correct = serializers.BooleanField(allow_null=True)
+    seconds = serializers.FloatField()
+    reason = serializers.CharField(allow_blank=True)
+    reward_msat = serializers.IntegerField()
+
+
+class BatchRatingsOutSerializer(serializers.Serializer):
+    results = RatingForReviewSerializer(many=True)
 
 
 class BatchRatingsView(APIView):
@@ -299,11 +391,12 @@ class BatchRatingsView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("status", enum=list(Rating.Status.values))],
-        responses={200: dict},
+        responses={200: BatchRatingsOutSerializer, 400: BAD_REQUEST, 404: ErrorDetailSerializer},
     )
     def get(self, request: Request, batch_id: int) -> Response:
         batch = _own_batch(request, batch_id)
         wanted = request.query_params.get("status")
         if wanted is not None and wanted not in Rating.Status.values:
             raise DomainError({"status": [f"One of: {', '.join(Rating.Status.values)}."]})
-        return Response({"results": selectors.ratings_for_review(batch=batch, status=wanted)})
+        ratings = selectors.ratings_for_review(batch=batch, status=wanted)
+        return Response(BatchRatingsOutSerializer({"results": ratings}).data)

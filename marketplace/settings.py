@@ -162,6 +162,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several responses have a `status` (or a task type) with its own choices: name each set.
+    "ENUM_NAME_OVERRIDES": {
+        "TaskTypeEnum": "labeling.models.TaskType",
+        "RatingStatusEnum": "labeling.models.Rating.Status",
+        "LnurlStatusEnum": ["OK", "ERROR"],
+        "LoginPendingStatusEnum": ["pending"],
+        "LoginDoneStatusEnum": ["ok"],
+    },
 }
 
 # Labeling

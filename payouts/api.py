@@ -5,14 +5,14 @@ from typing import Any
 
 from django.contrib.auth import login
 from django.http import JsonResponse
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import NotFound
+from core.errors import BAD_REQUEST, ErrorDetailSerializer, NotFound
 from labeling import selectors as labeling_selectors
 from labeling.permissions import IsRequester, IsWorker
 
@@ -24,38 +24,36 @@ from .qr import qr_svg
 from .services import deposits, lightning_address, lnurl_auth, withdrawals
 
 
-def lnurl_error(reason: str) -> JsonResponse:
+class LnurlStatusSerializer(serializers.Serializer):
     """LNURL endpoints answer 200 with a status, as wallets expect (LUD-03/04)."""
-    return JsonResponse({"status": "ERROR", "reason": reason})
+
+    status = serializers.ChoiceField(choices=["OK", "ERROR"])
+    reason = serializers.CharField(required=False, help_text="Only with ERROR.")
+
+
+def lnurl_ok() -> JsonResponse:
+    return JsonResponse(LnurlStatusSerializer({"status": "OK"}).data)
+
+
+def lnurl_error(reason: str) -> JsonResponse:
+    return JsonResponse(LnurlStatusSerializer({"status": "ERROR", "reason": reason}).data)
+
+
+class LnurlAuthOfferSerializer(serializers.Serializer):
+    k1 = serializers.CharField()
+    lnurl = serializers.CharField()
+    url = serializers.URLField()
+    expires_at = serializers.DateTimeField()
 
 
 class LnurlAuthCreateView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
 
-    @extend_schema(
-        request=None,
-        responses={
-            201: inline_serializer(
-                "LnurlAuthOffer",
-                {
-                    "k1": serializers.CharField(),
-                    "lnurl": serializers.CharField(),
-                    "url": serializers.URLField(),
-                    "expires_at": serializers.DateTimeField(),
-                },
-            )
-        },
-    )
+    @extend_schema(request=None, responses={201: LnurlAuthOfferSerializer})
     def post(self, request: Request) -> Response:
         offer = lnurl_auth.create_challenge()
-        body = {
-            "k1": offer.k1,
-            "lnurl": offer.lnurl,
-            "url": offer.url,
-            "expires_at": offer.expires_at,
-        }
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(LnurlAuthOfferSerializer(offer).data, status=status.HTTP_201_CREATED)
 
 
 class LnurlAuthCallbackView(APIView):
@@ -64,7 +62,7 @@ class LnurlAuthCallbackView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: LnurlStatusSerializer})
     def get(self, request: Request) -> JsonResponse:
         params = request.query_params
         if params.get("tag", "login") != "login":
@@ -76,7 +74,17 @@ class LnurlAuthCallbackView(APIView):
             lnurl_auth.verify_login(k1=params["k1"], sig=params["sig"], key=params["key"])
         except lnurl_auth.LoginRefused as refused:
             return lnurl_error(str(refused))
-        return JsonResponse({"status": "OK"})
+        return lnurl_ok()
+
+
+class LoginPendingSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["pending"])
+
+
+class LoginDoneSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok"])
+    token = serializers.CharField(help_text="API token: `Authorization: Token <token>`.")
+    worker_id = serializers.IntegerField()
 
 
 class LnurlAuthPollView(APIView):
@@ -84,93 +92,87 @@ class LnurlAuthPollView(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: dict, 202: dict, 404: dict})
+    @extend_schema(
+        responses={
+            200: LoginDoneSerializer,
+            202: LoginPendingSerializer,
+            404: ErrorDetailSerializer,
+        }
+    )
     def get(self, request: Request, k1: str) -> Response:
         try:
             worker = lnurl_auth.poll(k1=k1)
         except LookupError:
-            return Response({"detail": "Unknown or expired login code."}, status=404)
+            unknown = ErrorDetailSerializer({"detail": "Unknown or expired login code."})
+            return Response(unknown.data, status=404)
         if worker is None:
-            return Response({"status": "pending"}, status=status.HTTP_202_ACCEPTED)
+            pending = LoginPendingSerializer({"status": "pending"})
+            return Response(pending.data, status=status.HTTP_202_ACCEPTED)
         if request.user != worker.user:
             login(
                 request._request, worker.user, backend="django.contrib.auth.backends.ModelBackend"
             )
-        return Response(
-            {"status": "ok", "token": lnurl_auth.token_for(worker), "worker_id": worker.id}
-        )
+        done = {"status": "ok", "token": lnurl_auth.token_for(worker), "worker_id": worker.id}
+        return Response(LoginDoneSerializer(done).data)
+
+
+class LightningInfoSerializer(serializers.Serializer):
+    backend = serializers.ChoiceField(choices=["fake", "lnd", "cln", "lnbits"])
+    network = serializers.ChoiceField(choices=["bitcoin", "testnet", "signet", "regtest"])
 
 
 class LightningInfoView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(
-        responses={
-            200: inline_serializer(
-                "LightningInfo",
-                {"backend": serializers.CharField(), "network": serializers.CharField()},
-            )
-        }
-    )
+    @extend_schema(responses={200: LightningInfoSerializer})
     def get(self, request: Request) -> Response:
-        info = get_backend().info()
-        return Response({"backend": info.backend, "network": info.network})
+        return Response(LightningInfoSerializer(get_backend().info()).data)
+
+
+class MeSerializer(serializers.Serializer):
+    worker_id = serializers.IntegerField()
+    linking_key = serializers.CharField()
+    balance_msat = serializers.IntegerField(help_text="What can be withdrawn now.")
+    pending_msat = serializers.IntegerField()
+    earned_msat = serializers.IntegerField()
+    ratings_count = serializers.IntegerField()
 
 
 class MeView(APIView):
     permission_classes = [IsWorker]
 
-    @extend_schema(
-        responses={
-            200: inline_serializer(
-                "Me",
-                {
-                    "worker_id": serializers.IntegerField(),
-                    "linking_key": serializers.CharField(),
-                    "balance_msat": serializers.IntegerField(),
-                    "pending_msat": serializers.IntegerField(),
-                    "earned_msat": serializers.IntegerField(),
-                    "ratings_count": serializers.IntegerField(),
-                },
-            )
-        }
-    )
+    @extend_schema(responses={200: MeSerializer})
     def get(self, request: Request) -> Response:
         worker = request.user.worker
         balances = selectors.worker_balances(worker=worker)
         earnings = labeling_selectors.worker_earnings(worker=worker)
-        return Response(
-            {
-                "worker_id": worker.id,
-                "linking_key": worker.linking_key,
-                "balance_msat": balances["available_msat"],
-                "pending_msat": balances["pending_msat"],
-                "earned_msat": earnings["earned_msat"],
-                "ratings_count": earnings["ratings_count"],
-            }
-        )
+        me = {
+            "worker_id": worker.id,
+            "linking_key": worker.linking_key,
+            "balance_msat": balances["available_msat"],
+            "pending_msat": balances["pending_msat"],
+            "earned_msat": earnings["earned_msat"],
+            "ratings_count": earnings["ratings_count"],
+        }
+        return Response(MeSerializer(me).data)
 
 
 # --- requester money: balances and deposits --------------------------------------------
 
 
+class RequesterBalancesSerializer(serializers.Serializer):
+    balance_msat = serializers.IntegerField()
+    reserved_msat = serializers.IntegerField()
+    spent_msat = serializers.IntegerField()
+
+
 class RequesterView(APIView):
     permission_classes = [IsRequester]
 
-    @extend_schema(
-        responses={
-            200: inline_serializer(
-                "RequesterBalances",
-                {
-                    "balance_msat": serializers.IntegerField(),
-                    "reserved_msat": serializers.IntegerField(),
-                    "spent_msat": serializers.IntegerField(),
-                },
-            )
-        }
-    )
+    @extend_schema(responses={200: RequesterBalancesSerializer})
     def get(self, request: Request) -> Response:
-        return Response(selectors.requester_balances(requester=request.user.requester))
+        balances = selectors.requester_balances(requester=request.user.requester)
+        return Response(RequesterBalancesSerializer(balances).data)
 
 
 class AmountInSerializer(serializers.Serializer):
@@ -216,7 +218,9 @@ def _own_deposit(request: Request, deposit_id: int) -> Deposit:
 class DepositCreateView(APIView):
     permission_classes = [IsRequester]
 
-    @extend_schema(request=AmountInSerializer, responses={201: DepositOutSerializer})
+    @extend_schema(
+        request=AmountInSerializer, responses={201: DepositOutSerializer, 400: BAD_REQUEST}
+    )
     def post(self, request: Request) -> Response:
         data = AmountInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -229,7 +233,7 @@ class DepositCreateView(APIView):
 class DepositDetailView(APIView):
     permission_classes = [IsRequester]
 
-    @extend_schema(responses={200: DepositOutSerializer})
+    @extend_schema(responses={200: DepositOutSerializer, 404: ErrorDetailSerializer})
     def get(self, request: Request, deposit_id: int) -> Response:
         deposit = deposits.refresh_deposit(deposit=_own_deposit(request, deposit_id))
         return Response(DepositOutSerializer(deposit).data)
@@ -238,7 +242,7 @@ class DepositDetailView(APIView):
 class DepositSimulatePaymentView(APIView):
     permission_classes = [IsRequester]
 
-    @extend_schema(request=None, responses={200: DepositOutSerializer})
+    @extend_schema(request=None, responses={200: DepositOutSerializer, 404: ErrorDetailSerializer})
     def post(self, request: Request, deposit_id: int) -> Response:
         deposit = deposits.simulate_deposit_payment(deposit=_own_deposit(request, deposit_id))
         return Response(DepositOutSerializer(deposit).data)
@@ -283,25 +287,40 @@ def withdrawal_created_body(withdrawal: Withdrawal) -> dict[str, Any]:
 class WithdrawalCreateView(APIView):
     permission_classes = [IsWorker]
 
-    @extend_schema(request=OptionalAmountInSerializer, responses={201: WithdrawalCreatedSerializer})
+    @extend_schema(
+        request=OptionalAmountInSerializer,
+        responses={201: WithdrawalCreatedSerializer, 400: BAD_REQUEST},
+    )
     def post(self, request: Request) -> Response:
         data = OptionalAmountInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         withdrawal = withdrawals.create_withdrawal(
             worker=request.user.worker, amount_msat=data.validated_data.get("amount_msat")
         )
-        return Response(withdrawal_created_body(withdrawal), status=status.HTTP_201_CREATED)
+        created = WithdrawalCreatedSerializer(withdrawal_created_body(withdrawal))
+        return Response(created.data, status=status.HTTP_201_CREATED)
 
 
 class WithdrawalDetailView(APIView):
     permission_classes = [IsWorker]
 
-    @extend_schema(responses={200: WithdrawalOutSerializer})
+    @extend_schema(responses={200: WithdrawalOutSerializer, 404: ErrorDetailSerializer})
     def get(self, request: Request, withdrawal_id: int) -> Response:
         withdrawal = Withdrawal.objects.filter(id=withdrawal_id, worker=request.user.worker).first()
         if withdrawal is None:
             raise NotFound("No such withdrawal.")
         return Response(WithdrawalOutSerializer(withdrawal).data)
+
+
+class WithdrawRequestSerializer(serializers.Serializer):
+    """LUD-03's withdrawRequest; min and max are both the held amount."""
+
+    tag = serializers.ChoiceField(choices=["withdrawRequest"])
+    callback = serializers.URLField()
+    k1 = serializers.CharField()
+    defaultDescription = serializers.CharField()  # LUD-03 names its fields in camelCase
+    minWithdrawable = serializers.IntegerField()
+    maxWithdrawable = serializers.IntegerField()
 
 
 class LnurlWithdrawRequestView(APIView):
@@ -310,13 +329,22 @@ class LnurlWithdrawRequestView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="WithdrawRequestOrError",
+                serializers=[WithdrawRequestSerializer, LnurlStatusSerializer],
+                resource_type_field_name=None,
+            )
+        }
+    )
     def get(self, request: Request, k1: str) -> JsonResponse:
         try:
             withdrawal = withdrawals.open_withdrawal(k1=k1)
         except InvoiceRefused as refused:
             return lnurl_error(str(refused))
-        return JsonResponse(lnurl_withdraw.withdraw_request(withdrawal))
+        offer = WithdrawRequestSerializer(lnurl_withdraw.withdraw_request(withdrawal))
+        return JsonResponse(offer.data)
 
 
 class LnurlWithdrawCallbackView(APIView):
@@ -325,7 +353,7 @@ class LnurlWithdrawCallbackView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: LnurlStatusSerializer})
     def get(self, request: Request) -> JsonResponse:
         k1 = request.query_params.get("k1", "")
         pr = request.query_params.get("pr", "")
@@ -335,7 +363,7 @@ class LnurlWithdrawCallbackView(APIView):
             withdrawals.accept_withdrawal_invoice(k1=k1, pr=pr)
         except InvoiceRefused as refused:
             return lnurl_error(str(refused))
-        return JsonResponse({"status": "OK"})
+        return lnurl_ok()
 
 
 # --- Lightning Address for automatic payouts (LUD-16) ----------------------------------
@@ -355,14 +383,17 @@ class LightningAddressView(APIView):
 
     permission_classes = [IsWorker]
 
-    @extend_schema(responses={200: LightningAddressSerializer, 404: dict})
+    @extend_schema(responses={200: LightningAddressSerializer, 404: ErrorDetailSerializer})
     def get(self, request: Request) -> Response:
         config = LightningAddress.objects.filter(worker=request.user.worker).first()
         if config is None:
             raise NotFound("No Lightning Address set.")
         return Response(LightningAddressSerializer(config).data)
 
-    @extend_schema(request=LightningAddressSerializer, responses={200: LightningAddressSerializer})
+    @extend_schema(
+        request=LightningAddressSerializer,
+        responses={200: LightningAddressSerializer, 400: BAD_REQUEST},
+    )
     def put(self, request: Request) -> Response:
         data = LightningAddressSerializer(data=request.data)
         data.is_valid(raise_exception=True)
