@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from labeling.models import Rating
 from labeling.quality import review
-from tests.labeling.test_quality import answer, gold_items, plain_items
+from tests.labeling.quality_helpers import answer, gold_items, plain_items
 
 
 def admin_client(requester) -> Client:
