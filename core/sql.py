@@ -20,6 +20,7 @@ from django.db.models import Model
 from django.db.models.signals import post_save, pre_save
 
 M = TypeVar("M", bound=Model)
+MAX_ID = 2**63 - 1  # the largest id a BigAutoField holds; larger ones name no row
 Params = Sequence[Any] | dict[str, Any]
 
 

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import BAD_REQUEST, DomainError, ErrorDetailSerializer, NotFound
+from core.sql import MAX_ID
 
 from . import selectors
 from .balances import worker_balance_msat
@@ -316,7 +317,7 @@ class BatchExportView(APIView):
 
 class ReviewInSerializer(serializers.Serializer):
     rating_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         min_length=1,
         max_length=1000,
     )

@@ -86,6 +86,8 @@ def batch_and_responses(*, item: Item) -> tuple[Batch, list[Response]]:
 
 def workers_assignment(*, assignment_id: int, worker_id: int) -> Assignment | None:
     """The worker's assignment with its item and batch loaded, in one SELECT."""
+    if not 0 < assignment_id <= sql.MAX_ID:
+        return None  # SQLite cannot even bind such a number
     row = sql.fetch(
         f"SELECT {sql.columns(Assignment, 'a')}, {sql.columns(Item, 'i')},"
         f" {sql.columns(Batch, 'b')} FROM {sql.table(Assignment)} a"

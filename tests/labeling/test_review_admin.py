@@ -9,7 +9,7 @@ from django.urls import reverse
 from labeling import selectors
 from labeling.models import Rating
 from labeling.services import review as review_services
-from tests.labeling.test_quality import answer, gold_items, plain_items
+from tests.labeling.quality_helpers import answer, gold_items, plain_items
 
 
 def admin_client(requester) -> Client:

@@ -1,11 +1,16 @@
-"""Batches with approved ratings that follow a learnable rule (the polite answer wins)."""
+"""Batches with approved ratings that follow a learnable rule (the polite answer wins), the
+tiny models built once per session, and a runs folder per test."""
 
+import os
 import random
+from pathlib import Path
 
 import pytest
 
 from labeling.services import assignments as assignment_services
 from labeling.services import ratings as rating_services
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # every model here is built locally
 
 WORDS = ["sun", "water", "tree", "house", "river", "cloud", "stone", "road", "light", "small"]
 
@@ -54,3 +59,18 @@ def rated_batch(make_batch, make_worker):
         return batch
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, str]:
+    pytest.importorskip("trl")
+    from rewardmodel.pipeline.tiny import TinyArgs, build_tiny_models
+
+    return build_tiny_models(TinyArgs(out=str(tmp_path_factory.mktemp("tiny"))))
+
+
+@pytest.fixture
+def runs_dir(settings, tmp_path) -> Path:
+    """Where runs write their data and models: a fresh folder per test."""
+    settings.TRAINING_RUNS_DIR = tmp_path / "runs"
+    return settings.TRAINING_RUNS_DIR

@@ -1,0 +1,52 @@
+"""Starting a run checks its config, records the defaults, and trains only on the
+requester's own batches (a policy run only on a succeeded reward model run)."""
+
+import pytest
+
+from rewardmodel.errors import InvalidTrainingConfig, NotYourBatches
+from rewardmodel.models import TrainingRun
+from tests.rewardmodel.run_helpers import start
+
+pytestmark = pytest.mark.usefixtures("runs_dir")
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"model": "tiny", "epochs": -1}, "epochs must be a number above 0"),
+        ({"model": "tiny", "warmup": 3}, "Unknown option warmup"),
+        ({}, "model is required"),
+        ({"model": "tiny", "batch_size": "8"}, "batch_size must be a whole number, not '8'"),
+        ({"model": "tiny", "lora": "yes"}, "lora must be true or false"),
+    ],
+)
+def test_a_bad_config_is_refused_at_start(make_batch, config, message):
+    with pytest.raises(InvalidTrainingConfig) as refused:
+        start(make_batch(), config)
+    assert message in str(refused.value)
+    assert refused.value.status_code == 400
+    assert not TrainingRun.objects.exists()
+
+
+def test_a_started_run_is_queued_with_the_defaults_in_its_config(make_batch):
+    run = start(make_batch(), {"model": "tiny", "epochs": 3})
+    assert run.status == "queued"
+    assert run.config["epochs"] == 3.0
+    assert run.config["lr"] == 1e-4
+    assert run.config["eval_fraction"] == 0.1
+
+
+def test_a_requester_trains_only_on_its_own_batches(make_batch, make_requester):
+    other = make_requester()
+    with pytest.raises(NotYourBatches) as refused:
+        start(make_batch(), {"model": "tiny"}, user=other.user)
+    assert refused.value.status_code == 403
+
+
+def test_a_policy_run_needs_a_succeeded_reward_model_run(make_batch, requester):
+    batch = make_batch()
+    rm_run = start(batch, {"model": "tiny"}, user=requester.user)
+    with pytest.raises(InvalidTrainingConfig, match="has not succeeded"):
+        start(batch, {"policy": "tiny", "reward_model": rm_run.id}, kind="ppo")
+    with pytest.raises(InvalidTrainingConfig, match="no reward model run 999"):
+        start(batch, {"policy": "tiny", "reward_model": 999}, kind="ppo")
