@@ -54,6 +54,7 @@ def prepare(workers: int, items: int) -> list[str]:
 
     from labeling.services import batches as batch_services
     from labeling.services import requesters as requester_services
+    from payouts.services.deposits import fund_requester
     from payouts.services.lnurl_auth import worker_for_key
 
     requester, _ = requester_services.create_requester(username="bench")
@@ -67,9 +68,7 @@ def prepare(workers: int, items: int) -> list[str]:
         }
         for i in range(items)
     ]
-    fund = _funding()
-    if fund is not None:
-        fund(requester=requester, amount_msat=items * 3 * 1_000)
+    fund_requester(requester=requester, amount_msat=items * 3 * 1_000)
     batch_services.create_batch(
         requester=requester,
         name="bench",
@@ -90,15 +89,6 @@ def prepare(workers: int, items: int) -> list[str]:
         cursor.execute("ANALYZE")  # as autovacuum would have, for realistic query plans
     connections.close_all()
     return tokens
-
-
-def _funding():
-    """The payouts app's test/demo funding service, when it is installed."""
-    try:
-        from payouts.services import fund_requester
-    except ImportError:
-        return None
-    return fund_requester
 
 
 async def labeler(

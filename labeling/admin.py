@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -195,8 +195,6 @@ class BatchAdmin(OwnRowsMixin, admin.ModelAdmin):
         return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     def get_urls(self) -> list:
-        from django.urls import path
-
         return [
             path(
                 "<int:batch_id>/dashboard/",
@@ -289,6 +287,9 @@ class ItemAdmin(OwnRowsMixin, admin.ModelAdmin):
     readonly_fields = ("batch", "position", "prompt", "gold", "slots_left")
     fields = ("batch", "position", "prompt", "gold", "slots_left", "blocked")
     inlines = [ResponseInline]
+
+    def save_model(self, request: HttpRequest, obj: Item, form: Any, change: bool) -> None:
+        assignments.set_item_blocked(item=obj, blocked=form.cleaned_data["blocked"])
 
     @admin.display(description=_("Prompt"))
     def short_prompt(self, item: Item) -> str:
@@ -445,4 +446,20 @@ class ReportAdmin(OwnRowsMixin, admin.ModelAdmin):
 
 
 admin.site.register(Requester)
-admin.site.register(Worker)
+
+
+@admin.register(Worker)
+class WorkerAdmin(admin.ModelAdmin):
+    """Workers and their trust; payouts adds what the ledger holds for each (payouts/admin.py)."""
+
+    list_display = ("id", "linking_key", "trust_score", "created_at")
+    search_fields = ("linking_key",)
+    readonly_fields = ("user", "linking_key", "created_at", "gold_seen", "gold_correct")
+    fields = readonly_fields
+
+    @admin.display(description=_("Trust"))
+    def trust_score(self, worker: Worker) -> str:
+        return f"{worker.trust:.2f}"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # workers come from a wallet login

@@ -5,6 +5,7 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.signals import task_postrun, task_prerun
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
 
@@ -25,6 +26,4 @@ def recycle_database_connections(sender: Task | None = None, **kwargs: Any) -> N
     """
     if sender is None or getattr(sender.request, "is_eager", False):
         return
-    from django.db import close_old_connections
-
     close_old_connections()

@@ -6,6 +6,9 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from marketplace.celery import app
+from payouts.lightning import get_backend
+
 logger = logging.getLogger(__name__)
 
 
@@ -18,8 +21,6 @@ def _database() -> str:
 def _broker() -> str:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return "eager"
-    from marketplace.celery import app
-
     # A fresh connection each time: a pooled one could hide a broker that went away.
     with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
@@ -27,8 +28,6 @@ def _broker() -> str:
 
 
 def _lightning() -> str:
-    from payouts.lightning import get_backend
-
     get_backend().info()
     return "ok"
 

@@ -11,6 +11,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from labeling.admin import WorkerAdmin
+from labeling.models import Worker
+
+from . import selectors
 from .models import Account, Deposit, Entry, LightningAddress, Transfer, Withdrawal
 from .services.deposits import refresh_deposit
 from .services.withdrawals import reconcile_withdrawal
@@ -122,3 +126,21 @@ class LightningAddressAdmin(ReadOnlyAdmin):
     list_display = ("worker", "address", "threshold_msat", "enabled", "last_error", "updated_at")
     list_filter = ("enabled",)
     search_fields = ("address", "worker__linking_key")
+
+
+class WorkerMoneyAdmin(WorkerAdmin):
+    """The worker's page with what the ledger holds for it (labeling knows no money)."""
+
+    readonly_fields = (*WorkerAdmin.readonly_fields, "money")
+    fields = readonly_fields
+
+    @admin.display(description=_("Money (msat)"))
+    def money(self, worker: Worker) -> str:
+        balances = selectors.worker_balances(worker=worker)
+        return ", ".join(
+            f"{name.removesuffix('_msat')}: {value}" for name, value in balances.items()
+        )
+
+
+admin.site.unregister(Worker)
+admin.site.register(Worker, WorkerMoneyAdmin)

@@ -82,8 +82,6 @@ class Transfer(models.Model):
         HOLD_RATING = "hold_rating", _("Rating held for review")
         APPROVE_HELD = "approve_held", _("Held rating approved")
         REJECT_HELD = "reject_held", _("Held rating rejected")
-        REFUND_RATING = "refund_rating", _("Rejected rating refunded")
-        CLAWBACK_RATING = "clawback_rating", _("Paid rating rejected later")
         RELEASE_BATCH = "release_batch", _("Cancelled batch released")
         WITHDRAWAL_HOLD = "withdrawal_hold", _("Withdrawal held")
         WITHDRAWAL_PAID = "withdrawal_paid", _("Withdrawal paid")

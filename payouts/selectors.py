@@ -26,23 +26,12 @@ def requester_balances(*, requester: Requester) -> dict[str, int]:
     reserved = Account.objects.filter(
         kind=Account.Kind.BATCH_RESERVED, batch__requester=requester
     ).aggregate(total=Sum("balance_msat", default=0))["total"]
-    moved = dict(
-        Transfer.objects.filter(
-            batch__requester=requester,
-            kind__in=[
-                Transfer.Kind.PAY_RATING,
-                Transfer.Kind.APPROVE_HELD,
-                Transfer.Kind.CLAWBACK_RATING,
-            ],
-        )
-        .values("kind")
-        .annotate(total=Sum("amount_msat"))
-        .values_list("kind", "total")
-    )
+    spent = Transfer.objects.filter(
+        batch__requester=requester,
+        kind__in=[Transfer.Kind.PAY_RATING, Transfer.Kind.APPROVE_HELD],
+    ).aggregate(total=Sum("amount_msat", default=0))["total"]
     return {
         "balance_msat": ledger.balance_msat(ledger.requester_available(requester.id)),
         "reserved_msat": reserved,
-        "spent_msat": moved.get(Transfer.Kind.PAY_RATING, 0)
-        + moved.get(Transfer.Kind.APPROVE_HELD, 0)
-        - moved.get(Transfer.Kind.CLAWBACK_RATING, 0),
+        "spent_msat": spent,
     }

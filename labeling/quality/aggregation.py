@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import combinations
 
+import krippendorff
 import numpy as np
 
 Pair = tuple[int, str, str]  # (item id, key, key) with the keys sorted
@@ -198,7 +199,6 @@ def krippendorff_alpha(units: Mapping[object, list[float]], *, level: str) -> fl
     `level` is "nominal" (which response won a pair) or "ordinal" (ranks, Likert scores).
     None when there is nothing to compare (no unit with two values).
     """
-    import krippendorff
 
     usable = [values for values in units.values() if len(values) >= 2]
     if not usable:

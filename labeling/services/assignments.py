@@ -156,6 +156,12 @@ def report_assignment(*, worker: Worker, assignment_id: int, reason: str, note: 
     return report
 
 
+def set_item_blocked(*, item: Item, blocked: bool) -> None:
+    """The requester stops serving an item (or serves it again)."""
+    Item.objects.filter(id=item.id).update(blocked=blocked)
+    item.blocked = blocked
+
+
 @transaction.atomic
 def resolve_reports(*, report_ids: list[int], requester: Requester | None) -> int:
     """The requester looked at the reported items: the reports are resolved and the items

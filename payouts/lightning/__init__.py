@@ -1,5 +1,6 @@
 """Lightning node backends behind one small interface; LIGHTNING_BACKEND picks one."""
 
+from collections.abc import Callable
 from functools import cache
 
 from django.conf import settings
@@ -15,6 +16,10 @@ from .base import (
     PaymentResult,
     PaymentState,
 )
+from .cln import ClnBackend
+from .fake import FakeBackend
+from .lnbits import LnbitsBackend
+from .lnd import LndBackend
 
 __all__ = [
     "Invoice",
@@ -30,24 +35,18 @@ __all__ = [
 ]
 
 
+BACKENDS: dict[str, Callable[[], LightningBackend]] = {
+    "fake": FakeBackend,
+    "lnd": LndBackend.from_settings,
+    "cln": ClnBackend.from_settings,
+    "lnbits": LnbitsBackend.from_settings,
+}
+
+
 def backend_named(name: str) -> LightningBackend:
-    if name == "fake":
-        from .fake import FakeBackend
-
-        return FakeBackend()
-    if name == "lnd":
-        from .lnd import LndBackend
-
-        return LndBackend.from_settings()
-    if name == "cln":
-        from .cln import ClnBackend
-
-        return ClnBackend.from_settings()
-    if name == "lnbits":
-        from .lnbits import LnbitsBackend
-
-        return LnbitsBackend.from_settings()
-    raise NotImplementedError(f"Unknown Lightning backend {name!r}.")
+    if name not in BACKENDS:
+        raise NotImplementedError(f"Unknown Lightning backend {name!r}.")
+    return BACKENDS[name]()
 
 
 @cache

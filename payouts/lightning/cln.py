@@ -4,6 +4,7 @@
 and `listpays` answers by payment hash, so the hash is the idempotency key on the node too.
 """
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,7 +49,6 @@ class ClnBackend(LightningBackend):
         return NodeInfo(backend=self.name, network=network)
 
     def create_invoice(self, *, amount_msat: int, memo: str, expiry_seconds: int) -> Invoice:
-        import secrets
 
         body = self.call(
             "invoice",

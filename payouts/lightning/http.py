@@ -5,6 +5,7 @@ surely never reached the node (connection refused, DNS), `NodeTimeout` when it m
 and `HttpError` (with status and parsed body) when the node answered with an error.
 """
 
+import http.client
 import json
 import socket
 import ssl
@@ -75,8 +76,6 @@ class JsonClient:
 
 
 def http_client_errors() -> type[Exception]:
-    import http.client
-
     return http.client.HTTPException
 
 

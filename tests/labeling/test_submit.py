@@ -2,6 +2,8 @@ import pytest
 from django.urls import reverse
 
 from labeling.models import Assignment, Item, Rating
+from labeling.services import batches as batch_services
+from tests.conftest import client_for
 
 
 def next_task(client):
@@ -50,7 +52,6 @@ def test_ranking_and_likert_answers_are_stored(make_batch, worker_client):
 
 
 def test_each_assignment_has_its_own_response_order(make_batch, make_worker):
-    from tests.conftest import client_for
 
     make_batch(
         "ranking",
@@ -122,7 +123,6 @@ def test_second_submit_is_409(make_batch, worker_client):
 
 
 def test_someone_elses_or_unknown_assignment_is_404(make_batch, worker_client, make_worker):
-    from tests.conftest import client_for
 
     make_batch("pairwise")
     task = next_task(worker_client)
@@ -159,8 +159,7 @@ def test_requests_without_a_worker_token_are_refused(make_batch, client, request
 def test_answers_for_a_cancelled_batch_are_refused_and_pay_nothing(make_batch, worker_client):
     batch = make_batch("pairwise")
     task = next_task(worker_client)
-    batch.status = "cancelled"
-    batch.save()
+    batch_services.cancel_batch(batch=batch)
     response = submit(worker_client, task["assignment_id"], {"ranking": ["a", "b"]})
     assert response.status_code == 410
     assert not Rating.objects.exists()
@@ -170,20 +169,18 @@ def test_answers_for_a_cancelled_batch_are_refused_and_pay_nothing(make_batch, w
 def test_a_finished_batch_is_completed_and_its_leftover_released(
     make_batch, make_worker, requester_client
 ):
-    from labeling.services.batches import complete_finished_batches
-    from tests.conftest import client_for
 
     batch = make_batch(
         "pairwise",
         items=[{"prompt": "q", "responses": [{"id": "a", "text": "A"}, {"id": "b", "text": "B"}]}],
         overlap=1,
     )
-    assert complete_finished_batches() == 0
+    assert batch_services.complete_finished_batches() == 0
     client = client_for(make_worker().user)
     task = next_task(client)
-    assert complete_finished_batches() == 0  # an assignment is still open
+    assert batch_services.complete_finished_batches() == 0  # an assignment is still open
     submit(client, task["assignment_id"], {"ranking": ["a", "b"]})
-    assert complete_finished_batches() == 1
+    assert batch_services.complete_finished_batches() == 1
     batch.refresh_from_db()
     assert batch.status == "completed"
 

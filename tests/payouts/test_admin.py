@@ -58,3 +58,11 @@ def test_the_reconcile_action_finishes_a_stuck_payment_once(admin_client, worker
 def test_a_requester_cannot_see_the_ledger(client, requester):
     client.force_login(requester.user)
     assert client.get(reverse("admin:payouts_transfer_changelist")).status_code == 403
+
+
+def test_a_workers_admin_page_shows_what_the_ledger_holds_for_it(admin_client, worker):
+    credit_worker(worker, 5_000)
+    open_withdrawal(worker, 1_000)
+    page = admin_client.get(reverse("admin:labeling_worker_change", args=[worker.id]))
+    assert page.status_code == 200
+    assert "available: 4000, held: 1000, pending: 0" in page.content.decode()

@@ -3,6 +3,8 @@ page follows the withdrawal's status (its JSON endpoint works with the browser s
 
 from django.urls import reverse
 
+from labeling.services.assignments import next_assignment_for
+from labeling.services.ratings import submit_rating
 from payouts.models import Withdrawal
 
 from .factories import callback, credit_worker, invoice
@@ -84,3 +86,19 @@ def test_the_page_sets_and_clears_a_lightning_address(client, worker, monkeypatc
     from payouts.models import LightningAddress
 
     assert not LightningAddress.objects.exists()
+
+
+def test_the_withdraw_button_takes_the_same_whole_sats_as_the_api(client, worker):
+    credit_worker(worker, 12_500)
+    logged_in(client, worker).post(reverse("withdraw"))
+    assert Withdrawal.objects.get().amount_msat == 12_000
+
+
+def test_the_page_shows_available_and_pending_money_from_the_ledger(client, worker, make_batch):
+    credit_worker(worker, 3_000)
+    make_batch("pairwise", reward_msat=7_000, quality={"review_mode": "manual"})
+    assignment = next_assignment_for(worker=worker)
+    submit_rating(worker=worker, assignment_id=assignment.id, ranking=assignment.order)
+    page = logged_in(client, worker).get(reverse("earnings")).content.decode()
+    available, pending = page.split('<dd class="sats">')[1:3]
+    assert (available.split("<")[0], pending.split("<")[0]) == ("3 sats", "7 sats")

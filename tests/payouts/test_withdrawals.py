@@ -98,3 +98,20 @@ def test_an_unknown_or_used_k1_gets_an_lnurl_error_on_the_withdraw_request(clien
     response = client.get(reverse("lnurl-withdraw", args=["00" * 32]))
     assert response.status_code == 200
     assert response.json()["status"] == "ERROR"
+
+
+def test_the_default_amount_is_rounded_down_to_whole_sats_as_wallets_invoice(worker):
+    credit_worker(worker, 50_500)
+    body = client_for(worker.user).post(reverse("withdrawal-create"), {}, format="json").json()
+    assert body["amount_msat"] == 50_000
+    assert ledger.balance_msat(ledger.worker_available(worker.id)) == 500
+
+
+def test_less_than_a_sat_is_not_withdrawn_by_default(worker):
+    credit_worker(worker, 999)
+    response = client_for(worker.user).post(reverse("withdrawal-create"), {}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "amount_msat": ["Less than 1 sat to withdraw: wallets take whole sats."]
+    }
+    assert ledger.balance_msat(ledger.worker_available(worker.id)) == 999
