@@ -45,7 +45,9 @@ def test_the_withdraw_callback_runs_a_fixed_number_of_queries(
     withdrawal = open_withdrawal(worker, AMOUNT)
     pr = invoice(worker, AMOUNT)
     queued = []
-    monkeypatch.setattr(tasks.pay_withdrawal, "apply_async", lambda kwargs: queued.append(kwargs))
+    monkeypatch.setattr(
+        tasks.pay_withdrawal, "apply_async", lambda kwargs, **_: queued.append(kwargs)
+    )
 
     with django_assert_num_queries(CALLBACK_QUERIES):
         assert callback(client, withdrawal.k1, pr) == {"status": "OK"}

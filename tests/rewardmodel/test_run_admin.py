@@ -71,7 +71,7 @@ def test_the_batch_action_refuses_a_bad_config_then_queues_a_run(
     client, make_batch, requester, monkeypatch, django_capture_on_commit_callbacks
 ):
     sent = []
-    monkeypatch.setattr(tasks.execute_run, "apply_async", lambda kwargs: sent.append(kwargs))
+    monkeypatch.setattr(tasks.execute_run, "apply_async", lambda kwargs, **_: sent.append(kwargs))
     batch = make_batch()
     client.force_login(requester.user)
     url = reverse("admin:labeling_batch_changelist")
@@ -105,7 +105,7 @@ def test_the_batch_action_refuses_a_bad_config_then_queues_a_run(
 def test_the_policy_action_starts_a_run_on_a_reward_model_run(
     client, make_batch, requester, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(tasks.execute_run, "apply_async", lambda kwargs: None)
+    monkeypatch.setattr(tasks.execute_run, "apply_async", lambda kwargs, **_: None)
     batch = make_batch()
     rm_run = finished_run(batch, requester.user, status="succeeded", artifact_path="/rm")
     client.force_login(requester.user)

@@ -13,7 +13,7 @@ def test_a_queued_run_is_sent_to_the_worker_on_commit(
     make_batch, monkeypatch, django_capture_on_commit_callbacks
 ):
     sent = []
-    monkeypatch.setattr(tasks.execute_run, "apply_async", lambda kwargs: sent.append(kwargs))
+    monkeypatch.setattr(tasks.execute_run, "apply_async", lambda kwargs, **_: sent.append(kwargs))
     with django_capture_on_commit_callbacks(execute=True):
         run = run_services.start_run(
             kind="rm", batches=[make_batch()], config={"model": "tiny"}, queue=True
