@@ -134,6 +134,10 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Uploads: batch files are parsed in memory, so they are capped.
 BATCH_UPLOAD_MAX_BYTES = int(os.environ.get("BATCH_UPLOAD_MAX_BYTES", str(10 * 1024 * 1024)))
 BATCH_MAX_ITEMS = int(os.environ.get("BATCH_MAX_ITEMS", "50000"))
+# Money bounds (msat): what one batch may cost, one deposit bring in, one withdrawal take out.
+BATCH_MAX_COST_MSAT = int(os.environ.get("BATCH_MAX_COST_MSAT", str(100_000_000_000)))  # 1 BTC
+DEPOSIT_MAX_MSAT = int(os.environ.get("DEPOSIT_MAX_MSAT", str(100_000_000_000)))  # 1 BTC
+WITHDRAWAL_MAX_MSAT = int(os.environ.get("WITHDRAWAL_MAX_MSAT", str(10_000_000_000)))  # 0.1 BTC
 DATA_UPLOAD_MAX_MEMORY_SIZE = BATCH_UPLOAD_MAX_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = BATCH_UPLOAD_MAX_BYTES + 1024 * 1024
 

@@ -8,6 +8,10 @@ class InsufficientBalance(DomainError):
     default_detail = "The balance does not cover this amount."
 
 
+class BalanceOutOfRange(DomainError):
+    default_detail = "The amount would take a balance out of range."
+
+
 class WithdrawalRefused(DomainError):
     default_detail = "This withdrawal is not possible."
 

@@ -15,10 +15,13 @@ from django.utils import timezone
 from core import sql as core_sql
 
 from . import sql
-from .errors import InsufficientBalance
+from .errors import BalanceOutOfRange, InsufficientBalance
 from .models import Account, Entry, Transfer, Withdrawal
 
 MAX_AMOUNT_MSAT = 2_100_000_000_000_000_000  # 21M BTC: anything above is not money
+# Every balance stays a 64-bit integer on every database (SQLite would turn an overflowing
+# integer into a float; PostgreSQL would refuse the statement).
+MAX_BALANCE_MSAT = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -92,19 +95,22 @@ def open_accounts(*accounts: AccountRef) -> None:
 
 
 def _apply(account: AccountRef, amount_msat: int) -> None:
-    if amount_msat < 0 and not account.allow_negative:
-        # The overdraft check is part of the UPDATE: decided by the database, not by Python.
-        if not _add(account.key, amount_msat, at_least=-amount_msat):
-            raise InsufficientBalance()
+    # The overdraft check is part of the UPDATE: decided by the database, not by Python.
+    floor_msat = -MAX_BALANCE_MSAT if account.allow_negative else 0
+    if _add(account.key, amount_msat, floor_msat):
         return
-    if not _add(account.key, amount_msat):
-        _ensure(account)
-        _add(account.key, amount_msat)
+    if amount_msat < 0 and not account.allow_negative:
+        raise InsufficientBalance()
+    _ensure(account)  # its first credit (or a system account's first debit)
+    if not _add(account.key, amount_msat, floor_msat):
+        raise BalanceOutOfRange()
 
 
-def _add(key: str, amount_msat: int, at_least: int | None = None) -> int:
+def _add(key: str, amount_msat: int, floor_msat: int = -MAX_BALANCE_MSAT) -> int:
     # Plain SQL: it runs on every paid rating, where the ORM's statement building shows.
-    return sql.add_to_balance(key=key, amount_msat=amount_msat, at_least=at_least)
+    return sql.add_to_balance(
+        key=key, amount_msat=amount_msat, floor_msat=floor_msat, ceiling_msat=MAX_BALANCE_MSAT
+    )
 
 
 def transfer(
@@ -121,6 +127,8 @@ def transfer(
     for account, amount_msat in legs:
         if not isinstance(amount_msat, int) or isinstance(amount_msat, bool):
             raise TypeError("Amounts are integer msat.")
+        if not -MAX_AMOUNT_MSAT <= amount_msat <= MAX_AMOUNT_MSAT:
+            raise BalanceOutOfRange()
         totals[account.key] = totals.get(account.key, 0) + amount_msat
         accounts[account.key] = account
     if sum(totals.values()) != 0:
@@ -161,7 +169,7 @@ def _write(
         for key in sorted(totals, key=lock_order):
             _apply(accounts[key], totals[key])
             applied.append(key)
-    except InsufficientBalance:
+    except (InsufficientBalance, BalanceOutOfRange):
         for key in applied:
             _add(key, -totals[key])
         Entry.objects.filter(transfer=moved).delete()
@@ -206,7 +214,8 @@ def problems() -> list[str]:
         )
     overdrawn = Account.objects.filter(allow_negative=False, balance_msat__lt=0)
     found.extend(f"account {a.key} is overdrawn: {a.balance_msat}" for a in overdrawn[:20])
-    total = Account.objects.aggregate(total=Sum("balance_msat", default=0))["total"]
+    # Summed in Python: a database SUM over balances near the 64-bit limit could overflow.
+    total = sum(Account.objects.values_list("balance_msat", flat=True).iterator())
     if total != 0:
         found.append(f"all balances sum to {total}, not 0")
     found.extend(_withdrawal_problems())

@@ -8,14 +8,21 @@ from core import sql
 from .models import Account, Entry, Withdrawal
 
 
-def add_to_balance(*, key: str, amount_msat: int, at_least: int | None = None) -> int:
-    """balance += amount, if the balance is at least `at_least`; returns the rows changed.
-    The overdraft check is part of the UPDATE: decided by the database, not by Python."""
-    guard = "" if at_least is None else " AND balance_msat >= %s"
+def add_to_balance(*, key: str, amount_msat: int, floor_msat: int, ceiling_msat: int) -> int:
+    """balance += amount, if the new balance stays within [floor, ceiling]; returns the rows
+    changed. The bounds are part of the UPDATE, decided by the database, and compared on the
+    old balance so that no intermediate value leaves the 64-bit range."""
     return sql.execute(
-        f"UPDATE {sql.table(Account)} SET balance_msat = balance_msat + %s WHERE key = %s" + guard,
-        [amount_msat, key] + ([] if at_least is None else [at_least]),
+        f"UPDATE {sql.table(Account)} SET balance_msat = balance_msat + %s"
+        " WHERE key = %s AND balance_msat >= %s AND balance_msat <= %s",
+        [amount_msat, key, _int64(floor_msat - amount_msat), _int64(ceiling_msat - amount_msat)],
     )
+
+
+def _int64(value: int) -> int:
+    """A bound beyond the 64-bit range holds for every balance: clamp it (SQLite cannot bind
+    it otherwise)."""
+    return max(-(2**63), min(value, 2**63 - 1))
 
 
 def insert_entries(*, transfer_id: int, entries: list[tuple[str, int]]) -> None:

@@ -114,6 +114,15 @@ def create_batch(
         gold_count=sum(spec.gold is not None for spec in items),
         **clean_quality_options(quality or {}),
     )
+    if batch.cost_msat > settings.BATCH_MAX_COST_MSAT:
+        raise InvalidBatch(
+            {
+                "reward_msat": [
+                    f"The batch would cost {batch.cost_msat} msat; at most "
+                    f"{settings.BATCH_MAX_COST_MSAT} msat per batch."
+                ]
+            }
+        )
     items = spread_gold(items)
     created = Item.objects.bulk_create(
         Item(

@@ -4,7 +4,9 @@ from collections.abc import Callable
 from functools import cache
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
+from ..models import FakeNodeInvoice
 from .base import (
     Invoice,
     InvoiceState,
@@ -49,6 +51,28 @@ def backend_named(name: str) -> LightningBackend:
     return BACKENDS[name]()
 
 
+CLEAR_FAKE_MONEY = "python manage.py clear_fake_money --yes"
+
+
+class FakeMoneyOnRealNode(ImproperlyConfigured):
+    """A real node over a database whose money the fake node minted."""
+
+
+def refuse_fake_money() -> None:
+    """Deposits the fake node "received" were never paid: that credit must never be
+    withdrawn through a real node."""
+    paid = FakeNodeInvoice.objects.filter(paid_at__isnull=False).count()
+    if paid:
+        raise FakeMoneyOnRealNode(
+            f"LIGHTNING_BACKEND={settings.LIGHTNING_BACKEND}, but this database holds credit "
+            f"from {paid} invoice(s) the fake Lightning node settled. Use a fresh database, "
+            f"or run `{CLEAR_FAKE_MONEY}` (it deletes every money record and closes open batches)."
+        )
+
+
 @cache
 def get_backend() -> LightningBackend:
-    return backend_named(settings.LIGHTNING_BACKEND)
+    backend = backend_named(settings.LIGHTNING_BACKEND)
+    if not isinstance(backend, FakeBackend):
+        refuse_fake_money()  # checked once per process: get_backend is cached
+    return backend

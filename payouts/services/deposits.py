@@ -19,8 +19,14 @@ log = logging.getLogger(__name__)
 
 
 def create_deposit(*, requester: Requester, amount_msat: int) -> Deposit:
-    if not 1_000 <= amount_msat <= ledger.MAX_AMOUNT_MSAT:
-        raise DepositRefused({"amount_msat": ["A deposit is at least 1000 msat (1 sat)."]})
+    if not 1_000 <= amount_msat <= settings.DEPOSIT_MAX_MSAT:
+        raise DepositRefused(
+            {
+                "amount_msat": [
+                    f"A deposit is from 1000 msat (1 sat) to {settings.DEPOSIT_MAX_MSAT} msat."
+                ]
+            }
+        )
     try:
         invoice = get_backend().create_invoice(
             amount_msat=amount_msat,

@@ -1,6 +1,7 @@
 """Lightning Address payouts (LUD-16): a worker's address, paid automatically through
 the same withdrawal state machine and payment job once the balance reaches its threshold."""
 
+from django.conf import settings
 from django.db.models import F
 
 from labeling.models import Worker
@@ -62,7 +63,7 @@ def push_to_lightning_address(*, worker_id: int) -> Withdrawal | None:
     except lnurl_pay.AddressError as exc:
         failed(str(exc))
         return None
-    amount_msat = min(balance_msat, pay_request.max_msat)
+    amount_msat = min(balance_msat, pay_request.max_msat, settings.WITHDRAWAL_MAX_MSAT)
     amount_msat -= amount_msat % 1_000
     if amount_msat < max(pay_request.min_msat, 1_000):
         failed(f"The address accepts at least {pay_request.min_msat} msat.")

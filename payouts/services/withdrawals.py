@@ -57,11 +57,17 @@ def create_withdrawal(
             raise WithdrawalRefused(
                 {"amount_msat": ["Less than 1 sat to withdraw: wallets take whole sats."]}
             )
-        amount_msat = balance_msat - balance_msat % 1_000
+        # A balance above the per-withdrawal maximum is taken out in several withdrawals.
+        amount_msat = min(balance_msat, settings.WITHDRAWAL_MAX_MSAT)
+        amount_msat -= amount_msat % 1_000
     if isinstance(amount_msat, bool) or not isinstance(amount_msat, int):
         raise WithdrawalRefused({"amount_msat": ["A whole number of millisatoshis."]})
     if amount_msat <= 0:
         raise WithdrawalRefused({"amount_msat": ["The amount must be positive."]})
+    if amount_msat > settings.WITHDRAWAL_MAX_MSAT:
+        raise WithdrawalRefused(
+            {"amount_msat": [f"At most {settings.WITHDRAWAL_MAX_MSAT} msat per withdrawal."]}
+        )
     now = timezone.now()
     try:
         with transaction.atomic():
