@@ -210,6 +210,12 @@ LNBITS_ADMIN_KEY = os.environ.get("LNBITS_ADMIN_KEY", "")
 WALLET_KEY_FILE = Path(os.environ.get("WALLET_KEY_FILE", BASE_DIR / ".wallet-key"))
 # Training runs (rewardmodel): each run's data, model, curves and metrics under <dir>/<run id>/.
 TRAINING_RUNS_DIR = Path(os.environ.get("TRAINING_RUNS_DIR", BASE_DIR / "runs"))
+# Base models runs may start from, as `name=folder` pairs (folders on the training machine),
+# besides `tiny`: e.g. `smollm2-135m=/models/smollm2` after `python -m rewardmodel.pipeline
+# import-gguf --out /models/smollm2`. Requesters name a model; they never give a path.
+TRAINING_BASE_MODELS = dict(
+    pair.split("=", 1) for pair in env_list("TRAINING_BASE_MODELS", "") if "=" in pair
+)
 # A running training run with no progress for this long has lost its worker.
 TRAINING_STALL_SECONDS = int(os.environ.get("TRAINING_STALL_SECONDS", "1800"))
 

@@ -24,7 +24,7 @@ from labeling.models import Batch
 from . import selectors
 from .models import TrainingRun
 from .services import runs
-from .services.config import TINY
+from .services.config import TINY, base_models
 
 # Files a run's page links to, and the sub-folder of the run directory each one lives in.
 RUN_FILES = {
@@ -36,14 +36,17 @@ RUN_FILES = {
     "prompts.jsonl": "data",
 }
 TINY_HELP = _(
-    "A model name or folder on the training machine. 'tiny' trains a tiny offline model "
-    "(a smoke test in seconds); for a real small model run "
-    "`python -m rewardmodel.pipeline import-gguf --out DIR` and give DIR."
+    "'tiny' trains a tiny offline model (a smoke test in seconds); the others are the base "
+    "models the operator registered (TRAINING_BASE_MODELS)."
 )
 
 
+def model_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in sorted(base_models())]
+
+
 class RewardRunForm(forms.Form):
-    model = forms.CharField(initial=TINY, help_text=TINY_HELP)
+    model = forms.ChoiceField(choices=model_choices, initial=TINY, help_text=TINY_HELP)
     epochs = forms.FloatField(initial=1.0)
     lr = forms.FloatField(initial=1e-4, label=_("Learning rate"))
     batch_size = forms.IntegerField(initial=8, help_text=_("Pairs per optimizer step."))
@@ -53,7 +56,7 @@ class RewardRunForm(forms.Form):
 
 
 class PolicyRunForm(forms.Form):
-    policy = forms.CharField(initial=TINY, help_text=TINY_HELP)
+    policy = forms.ChoiceField(choices=model_choices, initial=TINY, help_text=TINY_HELP)
     algo = forms.ChoiceField(choices=[("ppo", "PPO"), ("grpo", "GRPO"), ("rloo", "RLOO")])
     steps = forms.IntegerField(initial=20)
     batch_size = forms.IntegerField(initial=8, help_text=_("Answers generated per step."))

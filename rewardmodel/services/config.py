@@ -5,6 +5,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+
 from labeling.models import Batch
 
 from .. import selectors
@@ -25,7 +27,7 @@ class Option:
 
 
 REWARD_OPTIONS = {
-    "model": Option(str, rule="a model name or folder ('tiny' for the tiny offline model)"),
+    "model": Option(str, rule="'tiny' (the tiny offline model) or a base model this site offers"),
     "epochs": Option(float, 1.0, lambda v: 0 < v <= 100, "a number above 0, at most 100"),
     "lr": Option(float, 1e-4, lambda v: 0 < v < 1, "a number between 0 and 1"),
     "batch_size": Option(int, 8, lambda v: 1 <= v <= 1024, "a whole number from 1 to 1024"),
@@ -36,8 +38,8 @@ REWARD_OPTIONS = {
     "margin": Option(bool, True),
 }
 POLICY_OPTIONS = {
-    "policy": Option(str, rule="a causal LM name or folder ('tiny' for the tiny offline model)"),
-    "reward_model": Option(object, rule="a reward model folder or the id of a succeeded rm run"),
+    "policy": Option(str, rule="'tiny' (the tiny offline model) or a base model this site offers"),
+    "reward_model": Option(object, rule="the id of a succeeded rm run, 'tiny' or a base model"),
     "algo": Option(str, "ppo", lambda v: v in ("ppo", "grpo", "rloo"), "ppo, grpo or rloo"),
     "steps": Option(int, 20, lambda v: 1 <= v <= 100_000, "a whole number from 1"),
     "batch_size": Option(int, 8, lambda v: 1 <= v <= 1024, "a whole number from 1 to 1024"),
@@ -88,6 +90,9 @@ def clean_config(*, kind: str, config: dict[str, Any], user: Any = None) -> dict
             clean[name] = option.default
         else:
             clean[name] = typed(name, option, config[name])
+    for name in ("model", "policy"):
+        if name in clean:
+            known_model(name, clean[name])
     if kind == TrainingRun.Kind.POLICY:
         clean["reward_model"] = reward_model_reference(clean["reward_model"], user)
         if clean["algo"] != "ppo" and clean["batch_size"] % clean["num_generations"]:
@@ -95,14 +100,31 @@ def clean_config(*, kind: str, config: dict[str, Any], user: Any = None) -> dict
     return clean
 
 
+def base_models() -> dict[str, str]:
+    """The models runs may start from: `tiny`, and what the operator registered
+    (TRAINING_BASE_MODELS, name → folder on the training machine)."""
+    return {TINY: TINY, **settings.TRAINING_BASE_MODELS}
+
+
+def known_model(option: str, name: str) -> str:
+    """A model is named, never given as a path: a path would read any folder the training
+    worker can, other requesters' runs included."""
+    if name not in base_models():
+        raise InvalidTrainingConfig(
+            f"{option} must be one of the base models this site offers: "
+            f"{', '.join(sorted(base_models()))} (not {name!r})."
+        )
+    return name
+
+
 def reward_model_reference(value: Any, user: Any) -> int | str:
-    """A succeeded rm run id the user may see, or a folder name as given."""
+    """A succeeded rm run id the user may see, or a base model's name."""
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if isinstance(value, str) and value.strip():
-        return value.strip()
+        return known_model("reward_model", value.strip())
     if type(value) is not int:
-        raise InvalidTrainingConfig("reward_model must be a folder or the id of an rm run.")
+        raise InvalidTrainingConfig("reward_model must be the id of an rm run or a base model.")
     runs = selectors.visible_runs(user=user) if user is not None else TrainingRun.objects.all()
     run = runs.filter(id=value, kind=TrainingRun.Kind.REWARD_MODEL).first()
     if run is None:

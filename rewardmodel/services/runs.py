@@ -31,7 +31,7 @@ from labeling.models import Batch, Item
 from ..errors import InvalidTrainingConfig, TrainingFailed
 from ..export import export_preferences
 from ..models import TrainingRun
-from .config import POLICY_OPTIONS, TINY, check_batch_owner, clean_config
+from .config import POLICY_OPTIONS, TINY, base_models, check_batch_owner, clean_config
 
 logger = logging.getLogger(__name__)
 
@@ -208,9 +208,10 @@ def fail_stalled_runs(*, now: datetime | None = None) -> int:
 
 
 def resolve_model(name: str, role: str) -> str:
-    """`tiny` → the tiny offline model of this role (`policy` or `reward`), built once."""
+    """A base model's folder; `tiny` → the tiny offline model of this role (`policy` or
+    `reward`), built once."""
     if name != TINY:
-        return name
+        return base_models()[name]
     root = Path(settings.TRAINING_RUNS_DIR)
     folder = root / "tiny"
     if not (folder / role / "config.json").is_file():

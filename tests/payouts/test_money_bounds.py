@@ -64,7 +64,7 @@ def test_a_batch_costing_more_than_the_maximum_is_400_and_reserves_nothing(
 
 def test_no_balance_leaves_the_64_bit_range(worker):
     near_max = ledger.MAX_AMOUNT_MSAT
-    for _ in range(4):  # 4 × 2.1e18 = 8.4e18, just under 2**63 - 1
+    for _ in range(4):  # 4 x 2.1e18 = 8.4e18, just under 2**63 - 1
         credit_worker(worker, near_max)
     account = ledger.worker_available(worker.id)
     assert ledger.balance_msat(account) == 4 * near_max

@@ -62,11 +62,20 @@ def rated_batch(make_batch, make_worker):
 
 
 @pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory) -> dict[str, str]:
+def tiny_model_folders(tmp_path_factory) -> dict[str, str]:
     pytest.importorskip("trl")
     from rewardmodel.pipeline.tiny import TinyArgs, build_tiny_models
 
     return build_tiny_models(TinyArgs(out=str(tmp_path_factory.mktemp("tiny"))))
+
+
+@pytest.fixture
+def tiny_models(settings, tiny_model_folders) -> dict[str, str]:
+    """The tiny models registered as the site's base models; their names by role."""
+    settings.TRAINING_BASE_MODELS = {
+        f"tiny-{role}": folder for role, folder in tiny_model_folders.items()
+    }
+    return {role: f"tiny-{role}" for role in tiny_model_folders}
 
 
 @pytest.fixture

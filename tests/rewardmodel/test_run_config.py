@@ -5,6 +5,7 @@ import pytest
 
 from rewardmodel.errors import InvalidTrainingConfig, NotYourBatches
 from rewardmodel.models import TrainingRun
+from rewardmodel.services import runs as run_services
 from tests.rewardmodel.run_helpers import start
 
 pytestmark = pytest.mark.usefixtures("runs_dir")
@@ -50,3 +51,30 @@ def test_a_policy_run_needs_a_succeeded_reward_model_run(make_batch, requester):
         start(batch, {"policy": "tiny", "reward_model": rm_run.id}, kind="ppo")
     with pytest.raises(InvalidTrainingConfig, match="no reward model run 999"):
         start(batch, {"policy": "tiny", "reward_model": 999}, kind="ppo")
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"model": "/etc"},
+        {"model": "../runs/7/model"},
+        {"model": "HuggingFaceTB/SmolLM2-135M"},
+    ],
+)
+def test_a_model_is_named_never_given_as_a_path(make_batch, config):
+    with pytest.raises(InvalidTrainingConfig, match="base models this site offers: tiny"):
+        start(make_batch(), config)
+    assert not TrainingRun.objects.exists()
+
+
+def test_a_policy_run_names_its_reward_model_never_a_folder(make_batch):
+    config = {"policy": "tiny", "reward_model": "/srv/runs/3/model"}
+    with pytest.raises(InvalidTrainingConfig, match="reward_model must be one of the base models"):
+        start(make_batch(), config, kind="ppo")
+
+
+def test_an_operator_registered_base_model_is_accepted(make_batch, settings):
+    settings.TRAINING_BASE_MODELS = {"smollm2-135m": "/models/smollm2"}
+    run = start(make_batch(), {"model": "smollm2-135m"})
+    assert run.config["model"] == "smollm2-135m"
+    assert run_services.resolve_model("smollm2-135m", "reward") == "/models/smollm2"

@@ -65,8 +65,9 @@ def test_a_reward_model_run_goes_from_queued_to_succeeded(tiny_models, rated_bat
 
 
 @pytest.mark.train
-def test_an_unknown_model_path_fails_the_run_readably(rated_batch):
-    run = start(rated_batch(6, overlap=1), {"model": "/nowhere/model"})
+def test_a_base_model_whose_folder_is_gone_fails_the_run_readably(rated_batch, settings):
+    settings.TRAINING_BASE_MODELS = {"gone": "/nowhere/model"}
+    run = start(rated_batch(6, overlap=1), {"model": "gone"})
     run = run_services.execute_run(run_id=run.id)
     assert run.status == "failed"
     assert run.error == "model folder /nowhere/model does not exist"

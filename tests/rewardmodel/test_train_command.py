@@ -26,7 +26,9 @@ def test_the_command_refuses_a_bad_config_in_one_line(make_batch):
 
 
 def test_the_command_queues_a_run(make_batch, capsys):
-    call_command("train_reward_model", "--batch", str(make_batch().id), "--model", "x", "--queue")
+    call_command(
+        "train_reward_model", "--batch", str(make_batch().id), "--model", "tiny", "--queue"
+    )
     run = TrainingRun.objects.get()
     assert run.status == "queued"
     assert f"Run {run.id} queued" in capsys.readouterr().out

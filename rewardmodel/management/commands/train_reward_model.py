@@ -17,7 +17,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--batch", type=int, action="append", required=True, dest="batches")
         parser.add_argument(
-            "--model", required=True, help="Base model name or folder; 'tiny' for a smoke test."
+            "--model",
+            required=True,
+            help="'tiny' for a smoke test, or a base model named in TRAINING_BASE_MODELS.",
         )
         parser.add_argument("--epochs", type=float)
         parser.add_argument("--lr", type=float)
