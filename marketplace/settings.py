@@ -99,8 +99,17 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Concurrent writers wait for the lock instead of failing at once.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+    # Many labelers at once on `make run`: WAL lets reads go on while one transaction writes;
+    # IMMEDIATE takes the write lock at BEGIN, where writers queue for up to `timeout`
+    # seconds. A deferred BEGIN reads first and fails at once with "database is locked"
+    # when it later tries to write after another writer (SQLite does not wait there: it
+    # could deadlock). With WAL, synchronous=NORMAL keeps every commit through a crash of the
+    # process; a power cut may lose the last few, never corrupt the file.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Parameters bound on the server, and statements run this many times on a connection
