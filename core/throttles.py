@@ -30,9 +30,13 @@ class AddressRateThrottle(SimpleRateThrottle):
     def get_cache_key(self, request: Any, view: Any) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
+    def wait(self) -> float:
+        """Whole seconds until the next request is allowed (at least 1: DRF's `Retry-After`
+        header drops the fraction, and `0` would invite an immediate retry)."""
+        return max(1, math.ceil(super().wait() or 1))
+
     def retry_after(self) -> str:
-        """The `Retry-After` header: whole seconds until the next request is allowed."""
-        return str(max(1, math.ceil(self.wait() or 1)))
+        return str(int(self.wait()))
 
 
 class LoginRateThrottle(AddressRateThrottle):

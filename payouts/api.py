@@ -53,7 +53,7 @@ class LnurlView(APIView):
     def handle_exception(self, exc: Exception) -> HttpResponse:
         if isinstance(exc, exceptions.Throttled):
             response = lnurl_error("Too many requests; try again later.", status=429)
-            response["Retry-After"] = str(max(1, math.ceil(exc.wait or 1)))
+            response["Retry-After"] = str(math.ceil(exc.wait or 1))
             return response
         return super().handle_exception(exc)
 
