@@ -171,6 +171,9 @@ def start_server(processes: int, threads: int) -> subprocess.Popen:
         "SECRET_KEY": "bench",
         "LOG_LEVEL": "WARNING",
         "DB_CONN_MAX_AGE": "600",
+        # All simulated workers share this one address: no rate limits here.
+        "RATE_LIMIT_LOGIN": "",
+        "RATE_LIMIT_LNURL": "",
     }
     server = subprocess.Popen(
         [

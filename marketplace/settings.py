@@ -189,6 +189,23 @@ SPECTACULAR_SETTINGS = {
 ASSIGNMENT_LEASE_SECONDS = int(os.environ.get("ASSIGNMENT_LEASE_SECONDS", "600"))
 REPORTS_TO_BLOCK_ITEM = int(os.environ.get("REPORTS_TO_BLOCK_ITEM", "2"))
 LNURL_AUTH_TTL_SECONDS = int(os.environ.get("LNURL_AUTH_TTL_SECONDS", "300"))
+# Expired login challenges are deleted by `payouts.purge_login_challenges` after this long.
+LNURL_AUTH_PURGE_AFTER_SECONDS = int(os.environ.get("LNURL_AUTH_PURGE_AFTER_SECONDS", "86400"))
+# API tokens stop working this long after they were issued (0: never); logout revokes them.
+API_TOKEN_TTL_SECONDS = int(os.environ.get("API_TOKEN_TTL_SECONDS", str(30 * 24 * 3600)))
+# Per client address, in DRF's syntax ("30/min"); empty turns a limit off (benchmarks).
+# LOGIN: login challenges and the admin login; LNURL: wallet callbacks (auth and withdraw).
+RATE_LIMIT_LOGIN = os.environ.get("RATE_LIMIT_LOGIN", "30/min").strip()
+RATE_LIMIT_LNURL = os.environ.get("RATE_LIMIT_LNURL", "120/min").strip()
+
+# Rate limits count in the cache, so several processes need a shared one (Redis).
+CACHE_URL = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL", "")
+if CACHE_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Lightning
 LIGHTNING_BACKEND = os.environ.get("LIGHTNING_BACKEND", "fake")
@@ -262,6 +279,10 @@ CELERY_BEAT_SCHEDULE = {
     "payouts.push_lightning_addresses": {
         "task": "payouts.push_lightning_addresses",
         "schedule": 60.0,
+    },
+    "payouts.purge_login_challenges": {
+        "task": "payouts.purge_login_challenges",
+        "schedule": 3600.0,
     },
 }
 

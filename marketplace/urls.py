@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core.throttles import LoginRateThrottle, throttle_view
 from labeling import api as labeling_api
 from payouts import api as payouts_api
 
@@ -16,6 +17,7 @@ api_v1 = [
         name="lnurl-auth-callback",
     ),
     path("auth/lnurl/<str:k1>/", payouts_api.LnurlAuthPollView.as_view(), name="lnurl-auth-poll"),
+    path("auth/logout/", payouts_api.LogoutView.as_view(), name="api-logout"),
     path("me/", payouts_api.MeView.as_view(), name="me"),
     path(
         "me/lightning-address/",
@@ -83,6 +85,8 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # Password guessing on the admin is throttled per address (RATE_LIMIT_LOGIN).
+    path("admin/login/", throttle_view(LoginRateThrottle)(admin.site.login), name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,18 +1,20 @@
 """Payouts API (see API.md): worker login (LNURL-auth), node info, the worker's account,
 requester balances and deposits, and LNURL-withdraw."""
 
+import math
 from typing import Any
 
-from django.contrib.auth import login
-from django.http import JsonResponse
-from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
-from rest_framework import serializers, status
-from rest_framework.permissions import AllowAny
+from django.contrib.auth import login, logout
+from django.http import HttpResponse, JsonResponse
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import BAD_REQUEST, ErrorDetailSerializer, NotFound
+from core.throttles import LnurlRateThrottle, LoginRateThrottle
 from labeling import selectors as labeling_selectors
 from labeling.permissions import IsRequester, IsWorker
 
@@ -35,8 +37,29 @@ def lnurl_ok() -> JsonResponse:
     return JsonResponse(LnurlStatusSerializer({"status": "OK"}).data)
 
 
-def lnurl_error(reason: str) -> JsonResponse:
-    return JsonResponse(LnurlStatusSerializer({"status": "ERROR", "reason": reason}).data)
+def lnurl_error(reason: str, status: int = 200) -> JsonResponse:
+    body = LnurlStatusSerializer({"status": "ERROR", "reason": reason}).data
+    return JsonResponse(body, status=status)
+
+
+class LnurlView(APIView):
+    """A wallet's endpoint: no auth, throttled per address, and over the limit it answers
+    an LNURL ERROR (HTTP 429, `Retry-After`), the body wallets show their user."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[Any] = []
+    throttle_classes = [LnurlRateThrottle]
+
+    def handle_exception(self, exc: Exception) -> HttpResponse:
+        if isinstance(exc, exceptions.Throttled):
+            response = lnurl_error("Too many requests; try again later.", status=429)
+            response["Retry-After"] = str(math.ceil(exc.wait or 1))
+            return response
+        return super().handle_exception(exc)
+
+
+LNURL_THROTTLED = {429: LnurlStatusSerializer}
+THROTTLED = {429: ErrorDetailSerializer}
 
 
 class LnurlAuthOfferSerializer(serializers.Serializer):
@@ -44,25 +67,34 @@ class LnurlAuthOfferSerializer(serializers.Serializer):
     lnurl = serializers.CharField()
     url = serializers.URLField()
     expires_at = serializers.DateTimeField()
+    poll_key = serializers.CharField(
+        help_text="Secret: send it as `?poll_key=` when polling without this session's cookie."
+    )
+
+
+def session_key_of(request: Request) -> str:
+    """The browser session's key, creating the session (and its cookie) if there is none."""
+    session = request._request.session
+    if not session.session_key:
+        session.create()
+    return session.session_key or ""
 
 
 class LnurlAuthCreateView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
+    throttle_classes = [LoginRateThrottle]
 
-    @extend_schema(request=None, responses={201: LnurlAuthOfferSerializer})
+    @extend_schema(request=None, responses={201: LnurlAuthOfferSerializer, **THROTTLED})
     def post(self, request: Request) -> Response:
-        offer = lnurl_auth.create_challenge()
+        offer = lnurl_auth.create_challenge(session_key=session_key_of(request))
         return Response(LnurlAuthOfferSerializer(offer).data, status=status.HTTP_201_CREATED)
 
 
-class LnurlAuthCallbackView(APIView):
+class LnurlAuthCallbackView(LnurlView):
     """Called by the wallet with its signature of k1."""
 
-    permission_classes = [AllowAny]
-    authentication_classes: list[Any] = []
-
-    @extend_schema(responses={200: LnurlStatusSerializer})
+    @extend_schema(responses={200: LnurlStatusSerializer, **LNURL_THROTTLED})
     def get(self, request: Request) -> JsonResponse:
         params = request.query_params
         if params.get("tag", "login") != "login":
@@ -88,23 +120,26 @@ class LoginDoneSerializer(serializers.Serializer):
 
 
 class LnurlAuthPollView(APIView):
-    """Polled by the page that shows the QR; logs that browser in once the wallet signed."""
+    """Polled by the client that asked for the k1 (its browser session, or `?poll_key=`);
+    hands it the token once the wallet signed, and logs that browser in."""
 
     permission_classes = [AllowAny]
 
     @extend_schema(
+        parameters=[OpenApiParameter("poll_key", str, description="The offer's `poll_key`.")],
         responses={
             200: LoginDoneSerializer,
             202: LoginPendingSerializer,
             404: ErrorDetailSerializer,
-        }
+            410: ErrorDetailSerializer,
+        },
     )
     def get(self, request: Request, k1: str) -> Response:
-        try:
-            worker = lnurl_auth.poll(k1=k1)
-        except LookupError:
-            unknown = ErrorDetailSerializer({"detail": "Unknown or expired login code."})
-            return Response(unknown.data, status=404)
+        worker = lnurl_auth.poll(
+            k1=k1,
+            session_key=request._request.session.session_key or "",
+            poll_key=request.query_params.get("poll_key", ""),
+        )
         if worker is None:
             pending = LoginPendingSerializer({"status": "pending"})
             return Response(pending.data, status=status.HTTP_202_ACCEPTED)
@@ -114,6 +149,24 @@ class LnurlAuthPollView(APIView):
             )
         done = {"status": "ok", "token": lnurl_auth.token_for(worker), "worker_id": worker.id}
         return Response(LoginDoneSerializer(done).data)
+
+
+class LogoutView(APIView):
+    """Revokes the caller's API token (and ends this browser session, if it is one);
+    `?everywhere=1` also ends every browser session the user signed in with."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        parameters=[OpenApiParameter("everywhere", bool, description="Sign out everywhere.")],
+        responses={204: None, 401: ErrorDetailSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        everywhere = request.query_params.get("everywhere", "") in {"1", "true", "yes"}
+        lnurl_auth.sign_out(user=request.user, everywhere=everywhere)
+        logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class LightningInfoSerializer(serializers.Serializer):
@@ -323,11 +376,8 @@ class WithdrawRequestSerializer(serializers.Serializer):
     maxWithdrawable = serializers.IntegerField()
 
 
-class LnurlWithdrawRequestView(APIView):
+class LnurlWithdrawRequestView(LnurlView):
     """What the wallet reads after decoding the LNURL: a withdrawRequest."""
-
-    permission_classes = [AllowAny]
-    authentication_classes: list[Any] = []
 
     @extend_schema(
         responses={
@@ -335,7 +385,8 @@ class LnurlWithdrawRequestView(APIView):
                 component_name="WithdrawRequestOrError",
                 serializers=[WithdrawRequestSerializer, LnurlStatusSerializer],
                 resource_type_field_name=None,
-            )
+            ),
+            **LNURL_THROTTLED,
         }
     )
     def get(self, request: Request, k1: str) -> JsonResponse:
@@ -347,13 +398,10 @@ class LnurlWithdrawRequestView(APIView):
         return JsonResponse(offer.data)
 
 
-class LnurlWithdrawCallbackView(APIView):
+class LnurlWithdrawCallbackView(LnurlView):
     """The wallet sends its invoice: `?k1=…&pr=…`."""
 
-    permission_classes = [AllowAny]
-    authentication_classes: list[Any] = []
-
-    @extend_schema(responses={200: LnurlStatusSerializer})
+    @extend_schema(responses={200: LnurlStatusSerializer, **LNURL_THROTTLED})
     def get(self, request: Request) -> JsonResponse:
         k1 = request.query_params.get("k1", "")
         pr = request.query_params.get("pr", "")

@@ -25,5 +25,15 @@ class BackendNotFake(DomainError):
     default_detail = "Only the fake Lightning backend can simulate payments."
 
 
+class LoginNotFound(DomainError):
+    status_code = 404
+    default_detail = "Unknown or expired login code."
+
+
+class LoginGone(DomainError):
+    status_code = 410
+    default_detail = "The token for this login code was already handed out."
+
+
 class InvoiceRefused(Exception):
     """A wallet's invoice is refused; the message is the LNURL ERROR reason."""

@@ -4,6 +4,7 @@ and login challenges (LNURL-auth).
 All amounts are integer millisatoshis.
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -21,9 +22,28 @@ class LoginChallenge(models.Model):
         Worker, null=True, blank=True, on_delete=models.CASCADE, related_name="logins"
     )
     signed_at = models.DateTimeField(null=True, blank=True)
+    # Only the client that asked for the k1 gets the token: its browser session, or whoever
+    # holds the poll key (stored as its sha256 hex). The token is handed out once.
+    session_key = models.CharField(max_length=40, blank=True, default="")
+    poll_key_hash = models.CharField(max_length=64, blank=True, default="")
+    token_issued_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"login {self.k1[:12]}…"
+
+
+class SignedInSession(models.Model):
+    """A browser session a user signed in with, so that "sign out everywhere" can end them
+    all without decoding every session in the table."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="signed_in_sessions"
+    )
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"session of user {self.user_id}"
 
 
 # --- ledger ----------------------------------------------------------------------------

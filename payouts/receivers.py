@@ -1,13 +1,22 @@
-"""Money moves when labeling announces a change; all inside labeling's transaction."""
+"""Money moves when labeling announces a change; all inside labeling's transaction.
+Sign-ins are remembered for "sign out everywhere"."""
 
 from typing import Any
 
+from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
+from django.http import HttpRequest
 
 from labeling import signals
 from labeling.models import Batch, Rating
 
-from .services import rating_money
+from .services import lnurl_auth, rating_money
+
+
+@receiver(user_logged_in, dispatch_uid="payouts.remember_session")
+def remember_session(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    if request is not None and request.session.session_key:
+        lnurl_auth.remember_session(user=user, session_key=request.session.session_key)
 
 
 @receiver(signals.batch_created, dispatch_uid="payouts.reserve_batch")

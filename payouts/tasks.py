@@ -5,7 +5,7 @@ from typing import Any
 from celery import shared_task
 
 from .lightning import NodeUnavailable
-from .services import lightning_address, withdrawals
+from .services import lightning_address, lnurl_auth, withdrawals
 
 
 @shared_task(
@@ -28,3 +28,8 @@ def reconcile(**kwargs: Any) -> dict[str, int]:
 @shared_task(name="payouts.push_lightning_addresses")
 def push_lightning_addresses(**kwargs: Any) -> int:
     return lightning_address.push_lightning_addresses()
+
+
+@shared_task(name="payouts.purge_login_challenges")
+def purge_login_challenges(**kwargs: Any) -> int:
+    return lnurl_auth.purge_expired()

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core.throttles import LoginRateThrottle, throttle_view
 from labeling.models import Rating, Worker
 from labeling.permissions import for_workers
 from labeling.selectors import worker_earnings
@@ -25,10 +26,13 @@ def demo_wallet_enabled() -> bool:
     return settings.DEBUG and settings.LIGHTNING_BACKEND == "fake"
 
 
+@throttle_view(LoginRateThrottle, methods=("GET",))  # each view makes a challenge
 def login_page(request: HttpRequest) -> HttpResponse:
     if hasattr(request.user, "worker"):
         return redirect("work")
-    offer = lnurl_auth.create_challenge()
+    if not request.session.session_key:
+        request.session.create()  # the challenge answers only this browser's poll
+    offer = lnurl_auth.create_challenge(session_key=request.session.session_key or "")
     return render(
         request,
         "payouts/login.html",
@@ -62,6 +66,10 @@ def demo_wallet_login(request: HttpRequest) -> JsonResponse:
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
+    """Signs out this browser and revokes the API token; `everywhere` ends every session."""
+    if request.user.is_authenticated:
+        everywhere = bool(request.POST.get("everywhere"))
+        lnurl_auth.sign_out(user=request.user, everywhere=everywhere)
     logout(request)
     return redirect("login")
 

@@ -9,7 +9,8 @@
     if (++tries > 600) { status.textContent = ""; return; }  // the code has expired by then
     fetch(box.dataset.poll, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (res) {
-        if (res.status === 200) { window.location.assign(box.dataset.next); return; }
+        // 200: signed in; 410: this code's token went out already (another tab of ours).
+        if (res.status === 200 || res.status === 410) { window.location.assign(box.dataset.next); return; }
         if (res.status === 404) { window.location.reload(); return; }  // expired: fresh code
         setTimeout(poll, 1000);
       })

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from coincurve import PrivateKey
+from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -65,6 +66,14 @@ def ledger_stays_balanced(request: pytest.FixtureRequest) -> Any:
     request.getfixturevalue("_django_db_helper")
     yield
     assert ledger.problems() == []
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> Any:
+    """Rate limits stay on in tests; each test starts with empty counters."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -12,11 +12,13 @@ from urllib.parse import urlsplit
 import lnurl
 import pytest
 from coincurve import PrivateKey
+from django.core.cache import cache
 from django.http import HttpResponse
 from django.urls import reverse
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.django import DjangoOpenAPIRequest, DjangoOpenAPIResponse
 from openapi_core.exceptions import OpenAPIError
+from rest_framework.test import APIClient
 
 from labeling.models import Assignment
 from tests.conftest import client_for
@@ -313,9 +315,32 @@ def worker_login(contract: Contract, client: Any) -> None:
     callback = reverse("lnurl-auth-callback")
     assert contract.check(client.get(callback, signed), 200) == {"status": "OK"}
     assert contract.check(client.get(callback, signed), 200)["status"] == "ERROR"
-    assert contract.check(client.get(poll), 200)["status"] == "ok"
+    done = contract.check(client.get(poll), 200)
+    assert done["status"] == "ok"
+    contract.check(client.get(poll), 410)
     contract.check(client.get(reverse("lnurl-auth-poll", args=["ab" * 32])), 404)
     contract.check(client.get(reverse("lightning-info")), 200)
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {done['token']}")
+    contract.check(api.post(reverse("api-logout")), 204)
+    contract.check(api.post(reverse("api-logout")), 401)
+
+
+def rate_limits(contract: Contract, client: Any, settings: Any) -> None:
+    """Over the limit: 429 (an LNURL ERROR from the wallets' endpoints)."""
+    settings.RATE_LIMIT_LOGIN = settings.RATE_LIMIT_LNURL = "1/min"
+    cache.clear()
+    client.post(reverse("lnurl-auth"))
+    contract.check(client.post(reverse("lnurl-auth")), 429)
+    wallet_calls = [
+        reverse("lnurl-auth-callback"),
+        reverse("lnurl-withdraw", args=["00" * 32]),
+        reverse("lnurl-withdraw-callback"),
+    ]
+    client.get(wallet_calls[0])
+    for url in wallet_calls:
+        assert contract.check(client.get(url), 429)["status"] == "ERROR"
 
 
 def worker_payouts(
@@ -352,13 +377,14 @@ def worker_payouts(
 
 
 def test_every_documented_response_is_exercised_and_matches_the_schema(
-    contract, client, requester, make_batch, make_worker, make_requester, pay_service
+    contract, client, requester, make_batch, make_worker, make_requester, pay_service, settings
 ):
     worker_tasks(contract, make_batch, make_worker)
     requester_batches(contract, requester, make_batch, make_worker, make_requester)
     requester_money(contract, requester)
     worker_login(contract, client)
     worker_payouts(contract, client, make_batch, make_worker, pay_service)
+    rate_limits(contract, client, settings)
 
     # Every operation, and every status each one documents, was answered for real.
     assert contract.operations(contract.documented) - contract.operations(contract.seen) == set()
