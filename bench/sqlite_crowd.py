@@ -124,7 +124,9 @@ async def sign_in(port: int, stats: Stats) -> str | None:
     if status != 201:
         return None
     offer = json.loads(data)
-    await call(client, stats, "GET", f"/api/v1/auth/lnurl/{offer['k1']}/")  # the page polls
+    await call(
+        client, stats, "GET", f"/api/v1/auth/lnurl/{offer['k1']}/?poll_key={offer['poll_key']}"
+    )  # the page polls
     sig = key.sign(bytes.fromhex(offer["k1"]), hasher=None).hex()
     url = urlsplit(offer["url"])
     callback = f"{url.path}?{url.query}&sig={sig}&key={key.public_key.format().hex()}"
@@ -135,7 +137,9 @@ async def sign_in(port: int, stats: Stats) -> str | None:
         stats.errors["lnurl ERROR"] += 1
         return None
     for _ in range(20):
-        status, data = await call(client, stats, "GET", f"/api/v1/auth/lnurl/{offer['k1']}/")
+        status, data = await call(
+            client, stats, "GET", f"/api/v1/auth/lnurl/{offer['k1']}/?poll_key={offer['poll_key']}"
+        )
         if status == 200:
             stats.sign_in.append(time.perf_counter() - start)
             return json.loads(data)["token"]

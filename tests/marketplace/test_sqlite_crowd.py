@@ -53,7 +53,7 @@ class Labeler:
         if self.call("GET", signed) != {"status": "OK"}:
             self.failures.append(f"callback refused for {offer['k1']}")
             return False
-        done = self.call("GET", f"/api/v1/auth/lnurl/{offer['k1']}/")
+        done = self.call("GET", f"/api/v1/auth/lnurl/{offer['k1']}/?poll_key={offer['poll_key']}")
         if not isinstance(done, dict):
             return False
         self.headers["Authorization"] = f"Token {done['token']}"
