@@ -6,6 +6,7 @@ from labeling import api as labeling_api
 from payouts import api as payouts_api
 
 from .health import healthz
+from .metrics import metrics
 
 api_v1 = [
     path("lightning/info/", payouts_api.LightningInfoView.as_view(), name="lightning-info"),
@@ -83,6 +84,7 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
