@@ -4,6 +4,7 @@
 Celery tasks run in-process when no broker is configured, and the fake Lightning node.
 """
 
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -62,6 +63,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: it sees the status every other layer settled on.
+    "marketplace.metrics.RequestCountMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -285,6 +288,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
 }
+
+# GET /metrics (Prometheus): direct connections from these addresses or networks, or any
+# client with `Authorization: Bearer <METRICS_TOKEN>` (the way in from behind a proxy).
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+for network in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(network, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {exc}") from exc
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {

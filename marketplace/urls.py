@@ -7,6 +7,7 @@ from labeling import api as labeling_api
 from payouts import api as payouts_api
 
 from .health import healthz
+from .metrics import metrics
 
 api_v1 = [
     path("lightning/info/", payouts_api.LightningInfoView.as_view(), name="lightning-info"),
@@ -85,6 +86,7 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     # Password guessing on the admin is throttled per address (RATE_LIMIT_LOGIN).
     path("admin/login/", throttle_view(LoginRateThrottle)(admin.site.login), name="admin-login"),
     path("admin/", admin.site.urls),
