@@ -29,6 +29,7 @@ from .base import (
     Invoice,
     InvoiceState,
     LightningBackend,
+    NodeError,
     NodeInfo,
     NodeTimeout,
     NodeUnavailable,
@@ -79,8 +80,10 @@ def node_public_key() -> str:
 class FakeBackend(LightningBackend):
     name = "fake"
     # ok | fail (definite failure) | error (refused before sending) | hang (times out with
-    # the payment in flight) | unknown (pays but cannot tell) | die-after-pay (pays, then the
-    # calling process dies before it can record it). Tests set it; reset to "ok".
+    # the payment in flight) | pending (answers "in flight") | lost (times out before the
+    # node saw the payment) | error-after-send (pays, then an internal error) | unknown (pays
+    # but cannot tell) | die-after-pay (pays, then the calling process dies before it can
+    # record it). Tests set it; reset to "ok".
     mode = os.environ.get("FAKE_LIGHTNING_MODE", "ok")
     hang_seconds = 0.05
 
@@ -141,6 +144,9 @@ class FakeBackend(LightningBackend):
 
         if self.mode == "error":
             raise NodeUnavailable("fake node: connection refused")
+        if self.mode == "lost":
+            time.sleep(self.hang_seconds)
+            raise NodeTimeout("fake node: no answer in time (the request never arrived)")
         decoded = _decode(bolt11)
         if decoded is None or decoded.payment_hash != idempotency_key:
             return PaymentResult(PaymentState.FAILED, reason="invalid invoice")
@@ -155,7 +161,7 @@ class FakeBackend(LightningBackend):
             state, reason = PaymentState.FAILED, "invoice has no amount"
         elif self.mode == "fail":
             state, reason = PaymentState.FAILED, "no route"
-        elif self.mode == "hang":
+        elif self.mode in ("hang", "pending"):
             state = PaymentState.PENDING
         if state != PaymentState.SUCCEEDED:
             fee_msat, preimage = 0, ""
@@ -193,6 +199,8 @@ class FakeBackend(LightningBackend):
             raise NodeTimeout("fake node: no answer in time")
         if self.mode == "unknown":
             return PaymentResult(PaymentState.UNKNOWN)
+        if self.mode == "error-after-send":
+            raise NodeError("fake node: internal error after sending")
         return _result(payment)
 
     def payment_status(self, *, payment_hash: str) -> PaymentResult:

@@ -7,6 +7,8 @@ import json
 import secrets
 import threading
 import time
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -19,14 +21,19 @@ class QuickServer(ThreadingHTTPServer):
 
 
 class NodeServer:
-    """Runs a handler class on 127.0.0.1 in a thread; `mode` steers failures."""
+    """Runs a handler class on 127.0.0.1 in a thread; `mode` steers failures of a pay:
+    ok | no-route | error (500, nothing sent) | error-after-send (sent, then 500) |
+    pending (answers "in flight") | hang (in flight, no answer in time) |
+    lost (no answer; the node sees the request only once `release` is set)."""
 
     def __init__(self, handler: type["Handler"]) -> None:
         self.mode = "ok"
         self.invoices: dict[str, dict[str, Any]] = {}
         self.payments: dict[str, dict[str, Any]] = {}
+        self.sends: list[str] = []  # payment hashes, once per payment that left the node
         self.pay_calls = 0
         self.lock = threading.Lock()
+        self.release = threading.Event()
         handler_class = type("BoundHandler", (handler,), {"node": self})
         self.httpd = QuickServer(("127.0.0.1", 0), handler_class)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
@@ -36,6 +43,10 @@ class NodeServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+    def arrives(self) -> bool:
+        """A `lost` request reaches the node once released (late), else never."""
+        return self.mode != "lost" or self.release.wait(10)
 
     def new_invoice(self, amount_msat: int, memo: str, expiry: int) -> dict[str, Any]:
         from payouts.lightning.fake import sign_invoice
@@ -166,6 +177,8 @@ class LndHandler(Handler):
         node = self.node
         decoded = bolt11.decode(body["payment_request"])
         payment_hash = decoded.payment_hash
+        if not node.arrives():
+            return
         with node.lock:
             node.pay_calls += 1
             existing = node.payments.get(payment_hash)
@@ -204,11 +217,16 @@ class LndHandler(Handler):
                     payment_preimage="0" * 64,
                     fee_msat="0",
                 )
-            if node.mode == "hang":
+            if node.mode in ("hang", "pending"):
                 payment.update(status="IN_FLIGHT", payment_preimage="0" * 64)
             node.payments[payment_hash] = payment
+            if payment["status"] != "FAILED":
+                node.sends.append(payment_hash)
         if node.mode == "hang":
             time.sleep(2)  # longer than the client's timeout
+        if node.mode == "error-after-send":
+            self.reply(500, {"code": 2, "message": "internal error"})
+            return
         self.reply(200, [{"result": payment}], stream=True)
 
 
@@ -267,6 +285,8 @@ class ClnHandler(Handler):
     def rpc_pay(self, body: dict[str, Any]) -> None:
         node = self.node
         decoded = bolt11.decode(body["bolt11"])
+        if not node.arrives():
+            return
         with node.lock:
             node.pay_calls += 1
             existing = node.payments.get(decoded.payment_hash)
@@ -292,11 +312,15 @@ class ClnHandler(Handler):
                 "parts": 1,
                 "created_at": time.time(),
             }
-            if node.mode == "hang":
+            if node.mode in ("hang", "pending"):
                 payment.update(status="pending", payment_preimage="")
             node.payments[decoded.payment_hash] = payment
+            node.sends.append(decoded.payment_hash)
         if node.mode == "hang":
             time.sleep(2)
+        if node.mode == "error-after-send":
+            self.reply(500, {"code": -1, "message": "lightningd died"})
+            return
         self.reply(201, payment)
 
     def rpc_listpays(self, body: dict[str, Any]) -> None:
@@ -313,3 +337,82 @@ class ClnHandler(Handler):
         if payment["status"] == "complete":
             row["preimage"] = payment["payment_preimage"]
         self.reply(200, {"pays": [row]})
+
+
+# --- a proxy in front of a real LNbits ---------------------------------------------------
+
+
+class LnbitsProxy:
+    """Forwards every request to a real LNbits and injects transport faults into its pay
+    requests (`POST /api/v1/payments` with out=true); `fault` steers them: ok | timeout
+    (LNbits pays, its answer comes too late) | error (LNbits pays, the proxy answers 502) |
+    lost (the request reaches LNbits only once `release` is set) | pending (LNbits pays; its
+    payment-status answers read as LNbits's answer for a pending payment until healed, since
+    FakeWallet settles at once)."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.fault = "ok"
+        self.release = threading.Event()
+        handler_class = type("BoundProxyHandler", (ProxyHandler,), {"proxy": self})
+        self.httpd = QuickServer(("127.0.0.1", 0), handler_class)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class ProxyHandler(BaseHTTPRequestHandler):
+    proxy: LnbitsProxy
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        data = self.rfile.read(length) if length else None
+        proxy, release = self.proxy, self.proxy.release
+        pays = self.command == "POST" and self.path == "/api/v1/payments"
+        fault = proxy.fault if pays and json.loads(data or b"{}").get("out") else "ok"
+        if fault == "lost" and not release.wait(10):
+            return  # it never reached LNbits
+        status, body = self.forward(data)
+        if proxy.fault == "pending" and self.command == "GET" and self.path.count("/") == 4:
+            body = json.dumps(pending(json.loads(body))).encode()
+        if fault == "timeout":
+            time.sleep(3)  # longer than the client's pay timeout
+        if fault == "error":
+            status, body = 502, b'{"detail": "Bad Gateway"}'
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:
+            pass  # the client gave up waiting
+
+    do_POST = do_PUT = do_GET
+
+    def forward(self, data: bytes | None) -> tuple[int, bytes]:
+        headers = {k: v for k, v in self.headers.items() if k.lower() in FORWARDED_HEADERS}
+        request = urllib.request.Request(
+            f"{self.proxy.upstream}{self.path}", data=data, method=self.command, headers=headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+
+FORWARDED_HEADERS = {"x-api-key", "content-type", "authorization", "accept"}
+
+
+def pending(answer: dict[str, Any]) -> dict[str, Any]:
+    """LNbits's `GET /api/v1/payments/<hash>` answer for a pending payment of this wallet."""
+    details = dict(answer.get("details") or {}, status="pending", preimage=None)
+    return {"paid": False, "status": "pending", "preimage": None, "details": details}
