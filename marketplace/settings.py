@@ -184,6 +184,9 @@ if LIGHTNING_BACKEND not in {"fake", "lnd", "cln", "lnbits"}:
     raise ImproperlyConfigured(f"Unknown LIGHTNING_BACKEND {LIGHTNING_BACKEND!r}")
 if LIGHTNING_NETWORK not in {"bitcoin", "testnet", "signet", "regtest"}:
     raise ImproperlyConfigured(f"Unknown LIGHTNING_NETWORK {LIGHTNING_NETWORK!r}")
+# Lightning Address services are fetched only from public https hosts; on lifts that check
+# (and allows http) for local test services only. Off in every mode, DEBUG included.
+LIGHTNING_ADDRESS_ALLOW_PRIVATE = env_bool("LIGHTNING_ADDRESS_ALLOW_PRIVATE")
 # Payouts (all msat / seconds). Routing fees are the platform's cost
 # (see payouts/services/withdrawals.py).
 PAYOUT_WITHDRAWAL_TTL_SECONDS = int(os.environ.get("PAYOUT_WITHDRAWAL_TTL_SECONDS", "900"))

@@ -85,7 +85,8 @@ class PayService:
 
 
 @pytest.fixture
-def service():
+def service(settings):
+    settings.LIGHTNING_ADDRESS_ALLOW_PRIVATE = True  # the pay service runs on 127.0.0.1
     running = PayService()
     yield running
     running.close()
@@ -133,9 +134,30 @@ def test_a_bad_answer_from_the_service_pays_nothing_and_returns_the_hold(
 
 
 @pytest.mark.parametrize("address", ["not-an-address", "bob@", "alice@127.0.0.1:9"])
-def test_an_address_that_does_not_resolve_is_refused(worker_client, address):
+def test_an_address_that_does_not_resolve_is_refused(worker_client, settings, address):
+    settings.LIGHTNING_ADDRESS_ALLOW_PRIVATE = True  # so 127.0.0.1:9 fails for want of a service
     response = worker_client.put(reverse("lightning-address"), {"address": address}, format="json")
     assert response.status_code == 400
+    assert not LightningAddress.objects.exists()
+
+
+def test_by_default_a_service_on_a_private_address_is_refused(service, worker_client, settings):
+    settings.LIGHTNING_ADDRESS_ALLOW_PRIVATE = False
+    response = worker_client.put(
+        reverse("lightning-address"), {"address": service.address}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["address"] == ["The service's address is not public."]
+    assert not LightningAddress.objects.exists()
+
+
+def test_the_services_own_error_text_is_not_shown(service, worker_client):
+    service.mode = "error"
+    response = worker_client.put(
+        reverse("lightning-address"), {"address": service.address}, format="json"
+    )
+    assert response.status_code == 400
+    assert "account closed" not in response.content.decode()
     assert not LightningAddress.objects.exists()
 
 
