@@ -252,6 +252,7 @@ class _PinnedConnection(http.client.HTTPConnection):
         deadline: float,
     ) -> None:
         super().__init__(host, port)
+        self.default_port = 443 if tls is not None else 80  # the Host header omits it
         self._addresses = addresses
         self._connect = connect
         self._tls = tls
