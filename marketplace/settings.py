@@ -218,6 +218,9 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
+    # Pushes call users' Lightning Address services, which may be slow: they must not
+    # take the payouts workers away from paying withdrawals.
+    "payouts.push_lightning_addresses": {"queue": "payouts_push"},
     "payouts.*": {"queue": "payouts"},
     # Housekeeping must not wait behind (or for) the training workers.
     "rewardmodel.fail_stalled_runs": {"queue": "default"},
@@ -246,6 +249,8 @@ CELERY_BEAT_SCHEDULE = {
     "payouts.push_lightning_addresses": {
         "task": "payouts.push_lightning_addresses",
         "schedule": 60.0,
+        # A run still waiting when the next is due is dropped rather than piling up.
+        "options": {"expires": 60.0},
     },
 }
 
