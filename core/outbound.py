@@ -8,6 +8,7 @@ import io
 import ipaddress
 import json
 import logging
+import os
 import re
 import socket
 import ssl
@@ -36,6 +37,15 @@ Connector = Callable[[str, int, float], socket.socket]
 
 # getaddrinfo has no timeout of its own: it runs here so the deadline can stop waiting for it.
 _lookups = ThreadPoolExecutor(max_workers=4, thread_name_prefix="outbound-dns")
+
+
+def _new_lookups_after_fork() -> None:
+    # A forked child (Celery prefork, gunicorn) inherits the pool but not its threads.
+    global _lookups
+    _lookups = ThreadPoolExecutor(max_workers=4, thread_name_prefix="outbound-dns")
+
+
+os.register_at_fork(after_in_child=_new_lookups_after_fork)
 
 
 class OutboundError(Exception):
