@@ -217,6 +217,9 @@ if LIGHTNING_BACKEND not in {"fake", "lnd", "cln", "lnbits"}:
     raise ImproperlyConfigured(f"Unknown LIGHTNING_BACKEND {LIGHTNING_BACKEND!r}")
 if LIGHTNING_NETWORK not in {"bitcoin", "testnet", "signet", "regtest"}:
     raise ImproperlyConfigured(f"Unknown LIGHTNING_NETWORK {LIGHTNING_NETWORK!r}")
+# Lightning Address services are fetched only from public https hosts; on lifts that check
+# (and allows http) for local test services only. Off in every mode, DEBUG included.
+LIGHTNING_ADDRESS_ALLOW_PRIVATE = env_bool("LIGHTNING_ADDRESS_ALLOW_PRIVATE")
 # Payouts (all msat / seconds). Routing fees are the platform's cost
 # (see payouts/services/withdrawals.py).
 PAYOUT_WITHDRAWAL_TTL_SECONDS = int(os.environ.get("PAYOUT_WITHDRAWAL_TTL_SECONDS", "900"))
@@ -254,6 +257,9 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
+    # Pushes call users' Lightning Address services, which may be slow: they must not
+    # take the payouts workers away from paying withdrawals.
+    "payouts.push_lightning_addresses": {"queue": "payouts_push"},
     "payouts.*": {"queue": "payouts"},
     # Housekeeping must not wait behind (or for) the training workers.
     "rewardmodel.fail_stalled_runs": {"queue": "default"},
@@ -282,6 +288,8 @@ CELERY_BEAT_SCHEDULE = {
     "payouts.push_lightning_addresses": {
         "task": "payouts.push_lightning_addresses",
         "schedule": 60.0,
+        # A run still waiting when the next is due is dropped rather than piling up.
+        "options": {"expires": 60.0},
     },
     "payouts.purge_login_challenges": {
         "task": "payouts.purge_login_challenges",

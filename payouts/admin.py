@@ -123,7 +123,16 @@ class WithdrawalAdmin(ReadOnlyAdmin):
 
 @admin.register(LightningAddress)
 class LightningAddressAdmin(ReadOnlyAdmin):
-    list_display = ("worker", "address", "threshold_msat", "enabled", "last_error", "updated_at")
+    list_display = (
+        "worker",
+        "address",
+        "threshold_msat",
+        "enabled",
+        "failures",
+        "retry_at",
+        "last_error",
+        "updated_at",
+    )
     list_filter = ("enabled",)
     search_fields = ("address", "worker__linking_key")
 

@@ -258,6 +258,9 @@ class LightningAddress(models.Model):
     threshold_msat = models.PositiveBigIntegerField(default=1_000)
     enabled = models.BooleanField(default=True)
     last_error = models.TextField(blank=True)
+    # Failed pushes in a row; the job skips the address until `retry_at` (backing off).
+    failures = models.PositiveIntegerField(default=0)
+    retry_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

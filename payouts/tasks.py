@@ -1,4 +1,5 @@
-"""Celery jobs of the payouts app (queue `payouts`): thin, idempotent wrappers over services."""
+"""Celery jobs of the payouts app (queue `payouts`; the Lightning Address push on
+`payouts_push`): thin, idempotent wrappers over services."""
 
 from typing import Any
 
@@ -25,7 +26,10 @@ def reconcile(**kwargs: Any) -> dict[str, int]:
     return withdrawals.reconcile_payouts()
 
 
-@shared_task(name="payouts.push_lightning_addresses")
+# Its own queue (payouts_push, see settings) so slow address services never hold up
+# pay_withdrawal; each push makes two outbound calls of at most 10 s, so a run of 500 fits
+# in the limits only when most services answer quickly: the rest wait for the next run.
+@shared_task(name="payouts.push_lightning_addresses", soft_time_limit=240, time_limit=300)
 def push_lightning_addresses(**kwargs: Any) -> int:
     return lightning_address.push_lightning_addresses()
 

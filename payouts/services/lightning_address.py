@@ -1,8 +1,13 @@
 """Lightning Address payouts (LUD-16): a worker's address, paid automatically through
 the same withdrawal state machine and payment job once the balance reaches its threshold."""
 
+import logging
+from datetime import timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db.models import F
+from django.db.models import F, Q
+from django.utils import timezone
 
 from labeling.models import Worker
 
@@ -10,6 +15,13 @@ from .. import ledger, lnurl_pay
 from ..errors import InvoiceRefused, WithdrawalRefused
 from ..models import Account, LightningAddress, Withdrawal
 from .withdrawals import accept_withdrawal_invoice, create_withdrawal, return_hold
+
+logger = logging.getLogger(__name__)
+
+# A failing address waits 1, 2, 4, … minutes before the next push, at most a day.
+FIRST_BACKOFF = timedelta(minutes=1)
+MAX_BACKOFF = timedelta(hours=24)
+UNEXPECTED_ERROR = "The payout failed unexpectedly; it is tried again later."
 
 
 def set_lightning_address(
@@ -30,6 +42,8 @@ def set_lightning_address(
             "threshold_msat": threshold_msat,
             "enabled": True,
             "last_error": "",
+            "failures": 0,
+            "retry_at": None,
         },
     )
     return config
@@ -56,7 +70,7 @@ def push_to_lightning_address(*, worker_id: int) -> Withdrawal | None:
         return None
 
     def failed(reason: str) -> None:
-        LightningAddress.objects.filter(id=config.id).update(last_error=reason[:1000])
+        record_failure(config=config, reason=reason)
 
     try:
         pay_request = lnurl_pay.resolve(config.address)
@@ -88,15 +102,52 @@ def push_to_lightning_address(*, worker_id: int) -> Withdrawal | None:
         failed(str(exc))
         withdrawal.refresh_from_db()
         return withdrawal
-    LightningAddress.objects.filter(id=config.id).update(last_error="")
+    except Exception:
+        # Whatever else broke (a bug, the task's soft time limit), the held amount goes back now,
+        # not when the withdrawal expires; only an open withdrawal is returned.
+        return_hold(
+            withdrawal=withdrawal,
+            to_status=Withdrawal.Status.FAILED,
+            from_status=Withdrawal.Status.OPEN,
+            reason=UNEXPECTED_ERROR,
+        )
+        raise
+    LightningAddress.objects.filter(id=config.id).update(last_error="", failures=0, retry_at=None)
     return accepted
 
 
+def record_failure(*, config: LightningAddress, reason: str) -> None:
+    """Notes a failed push (the reason is shown to the worker) and backs off exponentially."""
+    delay = min(FIRST_BACKOFF * 2 ** min(config.failures, 20), MAX_BACKOFF)
+    LightningAddress.objects.filter(id=config.id).update(
+        last_error=reason[:1000],
+        failures=F("failures") + 1,
+        retry_at=timezone.now() + delay,
+    )
+
+
 def push_lightning_addresses(*, limit: int = 500) -> int:
-    """The periodic job: every enabled address whose worker's balance reached its threshold."""
-    due = LightningAddress.objects.filter(
-        enabled=True,
-        worker__accounts__kind=Account.Kind.WORKER_AVAILABLE,
-        worker__accounts__balance_msat__gte=F("threshold_msat"),
-    ).values_list("worker_id", flat=True)[:limit]
-    return sum(push_to_lightning_address(worker_id=worker_id) is not None for worker_id in due)
+    """The periodic job: every enabled address whose worker's balance reached its threshold
+    and that is not backing off. One address failing never stops the others."""
+    due = (
+        LightningAddress.objects.filter(
+            Q(retry_at__isnull=True) | Q(retry_at__lte=timezone.now()),
+            enabled=True,
+            worker__accounts__kind=Account.Kind.WORKER_AVAILABLE,
+            worker__accounts__balance_msat__gte=F("threshold_msat"),
+        )
+        .order_by("id")
+        .values_list("id", "worker_id")[:limit]
+    )
+    pushed = 0
+    for config_id, worker_id in due:
+        try:
+            pushed += push_to_lightning_address(worker_id=worker_id) is not None
+        except SoftTimeLimitExceeded:
+            raise  # the task's time is up: stop here, the next run goes on
+        except Exception:
+            logger.exception("lightning address push failed for worker %s", worker_id)
+            config = LightningAddress.objects.filter(id=config_id).first()
+            if config is not None:
+                record_failure(config=config, reason=UNEXPECTED_ERROR)
+    return pushed

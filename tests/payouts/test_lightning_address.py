@@ -1,91 +1,20 @@
 """Lightning Address push (LUD-16): balances at the worker's threshold are paid to their
 address by the same withdrawal state machine; a service's bad invoice pays nothing."""
 
-import hashlib
-import json
-from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs, urlparse
-
 import pytest
-from coincurve import PrivateKey
 from django.urls import reverse
 
-from payouts import ledger, wallet
+from payouts import ledger
 from payouts.models import FakeNodePayment, LightningAddress, Withdrawal
 from payouts.services import lightning_address as address_services
 
 from .factories import credit_worker
-from .node_servers import QuickServer
-
-METADATA = json.dumps([["text/plain", "Pay alice"], ["text/identifier", "alice@127.0.0.1"]])
-
-
-class PayService:
-    """A wallet provider's LNURL-pay endpoint (LUD-06/16) on 127.0.0.1."""
-
-    def __init__(self) -> None:
-        self.mode = "ok"
-        self.key = PrivateKey()
-        service = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                url = urlparse(self.path)
-                if service.mode == "error":
-                    return self.reply({"status": "ERROR", "reason": "account closed"})
-                if url.path == "/.well-known/lnurlp/alice":
-                    return self.reply(
-                        {
-                            "tag": "payRequest",
-                            "callback": f"{service.base}/lnurlp/alice/callback",
-                            "minSendable": 1_000,
-                            "maxSendable": 50_000_000,
-                            "metadata": METADATA,
-                        }
-                    )
-                if url.path == "/lnurlp/alice/callback":
-                    amount = int(parse_qs(url.query)["amount"][0])
-                    description_hash = hashlib.sha256(METADATA.encode()).hexdigest()
-                    if service.mode == "wrong-amount":
-                        amount += 1_000
-                    if service.mode == "wrong-hash":
-                        description_hash = hashlib.sha256(b"other").hexdigest()
-                    pr, _ = wallet.make_invoice(
-                        service.key,
-                        amount_msat=amount,
-                        network="regtest",
-                        description=None,
-                        description_hash=description_hash,
-                    )
-                    return self.reply({"pr": pr, "routes": []})
-                self.send_response(404)
-                self.end_headers()
-
-            def reply(self, body):
-                raw = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-        import threading
-
-        self.httpd = QuickServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.address = f"alice@127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+from .pay_service import PayService
 
 
 @pytest.fixture
-def service():
+def service(settings):
+    settings.LIGHTNING_ADDRESS_ALLOW_PRIVATE = True  # the pay service runs on 127.0.0.1
     running = PayService()
     yield running
     running.close()
@@ -133,9 +62,30 @@ def test_a_bad_answer_from_the_service_pays_nothing_and_returns_the_hold(
 
 
 @pytest.mark.parametrize("address", ["not-an-address", "bob@", "alice@127.0.0.1:9"])
-def test_an_address_that_does_not_resolve_is_refused(worker_client, address):
+def test_an_address_that_does_not_resolve_is_refused(worker_client, settings, address):
+    settings.LIGHTNING_ADDRESS_ALLOW_PRIVATE = True  # so 127.0.0.1:9 fails for want of a service
     response = worker_client.put(reverse("lightning-address"), {"address": address}, format="json")
     assert response.status_code == 400
+    assert not LightningAddress.objects.exists()
+
+
+def test_by_default_a_service_on_a_private_address_is_refused(service, worker_client, settings):
+    settings.LIGHTNING_ADDRESS_ALLOW_PRIVATE = False
+    response = worker_client.put(
+        reverse("lightning-address"), {"address": service.address}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["address"] == ["The service's address is not public."]
+    assert not LightningAddress.objects.exists()
+
+
+def test_the_services_own_error_text_is_not_shown(service, worker_client):
+    service.mode = "error"
+    response = worker_client.put(
+        reverse("lightning-address"), {"address": service.address}, format="json"
+    )
+    assert response.status_code == 400
+    assert "account closed" not in response.content.decode()
     assert not LightningAddress.objects.exists()
 
 
