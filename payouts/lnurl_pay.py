@@ -3,13 +3,14 @@ fetch an invoice for the amount and check it before it may be paid (LUD-06: amou
 description hash = sha256 of the service's metadata)."""
 
 import hashlib
-import json
 import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
+
+from core import hostile
 
 from .errors import InvoiceRefused
 from .invoices import CheckedInvoice, check_invoice, decode_invoice
@@ -47,7 +48,7 @@ def _get_json(url: str) -> dict[str, Any]:
         raise AddressError("The service must use https.")
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
-            body = json.loads(response.read(1_000_000))
+            body = hostile.loads(response.read(1_000_000))
     except (urllib.error.URLError, TimeoutError, ValueError, OSError) as exc:
         raise AddressError(f"The address's service did not answer: {exc}") from exc
     if not isinstance(body, dict):
