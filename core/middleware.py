@@ -24,6 +24,10 @@ class HostileInputMiddleware:
         length = request.META.get("CONTENT_LENGTH") or "0"
         if limit is not None and length.isascii() and length.isdigit() and int(length) > limit:
             return error_response(request, 413, "The request body is too large.")
+        # No text column holds NUL (PostgreSQL refuses it): refuse it on any database.
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in request.path or "%00" in query or "\x00" in query:
+            return error_response(request, 400, "NUL characters are not allowed.")
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

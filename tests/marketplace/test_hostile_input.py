@@ -163,7 +163,18 @@ def test_oversized_bodies_are_413(route: URLPattern, world: Any, clients: Any) -
 
 @pytest.mark.django_db
 def test_unknown_api_paths_are_json_404(client: Client) -> None:
-    for path in ["/api/v1/nope/", "/api/v1/%ff/", "/api/v1/%00", "/api/%ED%A0%80"]:
+    for path in ["/api/v1/nope/", "/api/v1/%ff/", "/api/%ED%A0%80", "/api/v2/"]:
         response = client.get(path)
         assert response.status_code == 404, path
         assert response.json() == {"detail": "Not found."}
+
+
+@pytest.mark.django_db
+def test_nul_in_a_path_or_query_is_400_on_any_database(client: Client) -> None:
+    assert client.get("/api/v1/auth/lnurl/%00/").json() == {
+        "detail": "NUL characters are not allowed."
+    }
+    assert client.get("/api/v1/me/?x=%00").status_code == 400
+    wallet = client.get("/api/v1/lnurl/withdraw/callback/?k1=%00&pr=x")
+    assert wallet.status_code == 200
+    assert wallet.json() == {"status": "ERROR", "reason": "NUL characters are not allowed."}
