@@ -103,7 +103,7 @@ def lnurl_error_body(detail: Any) -> dict[str, str]:
 
 def error_response(request: HttpRequest, status: int, detail: str) -> HttpResponse:
     """An error in the shape the path's clients read: LNURL for wallets, JSON for the API
-    and Django's own pages elsewhere."""
+    and plain text on pages."""
     if is_wallet_path(request.path):
         return JsonResponse(lnurl_error_body(detail), status=429 if status == 429 else 200)
     if request.path.startswith("/api/"):

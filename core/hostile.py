@@ -92,8 +92,8 @@ def problem(value: Any) -> str | None:
 
 
 def whole_number(text: str, *, max_digits: int = 18) -> int | None:
-    """A form or query value as a non-negative int, or None: ASCII digits only (`int()` also
-    reads "²" wrongly and "٣" rightly) and few enough of them to fit a bigint."""
+    """A form or query value as a non-negative int, or None: ASCII digits only (`isdigit()`
+    is also true for "²", which `int()` refuses) and few enough of them to fit a bigint."""
     if text.isascii() and text.isdigit() and len(text) <= max_digits:
         return int(text)
     return None

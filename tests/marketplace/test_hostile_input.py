@@ -52,6 +52,7 @@ BODIES = {
     "form deep JSON": (form(b"%5B" * 5000), FORM),
     "form huge int": (form(b"9" * 5000), FORM),
     "binary form": (bytes(range(256)) + b"&" + form(b"%ff"), FORM),
+    "too many fields": (form(b"%00") + b"".join(b"&f%d=1" % i for i in range(1_100)), FORM),
 }
 HOSTILE_SEGMENTS = ["%00", "%ff", "%25", "%ED%A0%80", "9" * 40, "%C2%B2"]
 HOSTILE_QUERY = (
