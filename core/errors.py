@@ -2,11 +2,17 @@
 
 Each app declares its own errors (labeling/errors.py, payouts/errors.py,
 rewardmodel/errors.py) as subclasses of `DomainError`, with the status they answer.
+Every error an API path answers (from DRF, or Django's handler400/403/404/500) is JSON;
+the wallet endpoints (LNURL_WALLET_PATHS) answer LNURL ERROR bodies instead.
 """
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import DataError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -65,8 +71,67 @@ BAD_REQUEST = OpenApiResponse(
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: domain errors answer their status with their detail."""
     if isinstance(exc, DomainError):
-        return Response(exc.as_body(), status=exc.status_code)
-    if isinstance(exc, DataError | OverflowError):
-        # An id or number too large for the database column: the client's input, not ours.
-        return Response({"detail": "A value is out of range."}, status=400)
-    return drf_exception_handler(exc, context)
+        response = Response(exc.as_body(), status=exc.status_code)
+    elif isinstance(exc, DataError | OverflowError | UnicodeError):
+        # A NUL character, or an id or number too large for the database column: the
+        # client's input, not ours.
+        response = Response({"detail": "A value is invalid or out of range."}, status=400)
+    else:
+        response = drf_exception_handler(exc, context)
+    request = context.get("request")
+    if response is not None and request is not None and is_wallet_path(request.path):
+        body = lnurl_error_body(response.data)
+        return Response(body, status=429 if response.status_code == 429 else 200)
+    return response
+
+
+# --- Django-level errors: what a request answers when no view did ----------------------
+
+
+def is_wallet_path(path: str) -> bool:
+    return path.startswith(tuple(settings.LNURL_WALLET_PATHS))
+
+
+def lnurl_error_body(detail: Any) -> dict[str, str]:
+    """LUD-06's error shape; a DRF body's messages become the reason."""
+    if isinstance(detail, dict) and set(detail) == {"detail"}:
+        detail = detail["detail"]
+    if isinstance(detail, dict):
+        detail = " ".join(f"{key}: {value}" for key, value in detail.items())
+    return {"status": "ERROR", "reason": str(detail)}
+
+
+def error_response(request: HttpRequest, status: int, detail: str) -> HttpResponse:
+    """An error in the shape the path's clients read: LNURL for wallets, JSON for the API
+    and plain text on pages."""
+    if is_wallet_path(request.path):
+        return JsonResponse(lnurl_error_body(detail), status=429 if status == 429 else 200)
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": detail}, status=status)
+    return HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if isinstance(exception, RequestDataTooBig):
+        return error_response(request, 413, "The request body is too large.")
+    if request.path.startswith("/api/"):
+        return error_response(request, 400, "Bad request.")
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return error_response(request, 403, "Permission denied.")
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return error_response(request, 404, "Not found.")
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return error_response(request, 500, "Server error.")
+    return defaults.server_error(request)

@@ -6,7 +6,6 @@ message is safe to show the user; the details (never shown) go to the log."""
 import http.client
 import io
 import ipaddress
-import json
 import logging
 import os
 import re
@@ -18,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as LookupTimeout
 from typing import Any
 from urllib.parse import urljoin, urlsplit
+
+from . import hostile
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +116,8 @@ def get_json(
         if not 200 <= status < 300:
             raise OutboundError(f"The service answered with an error (HTTP {status}).")
         try:
-            return json.loads(body)
-        except (ValueError, RecursionError) as exc:
+            return hostile.loads(body)  # a hostile service's nesting or numbers, too
+        except ValueError as exc:
             logger.warning("outbound %s: not JSON (%s)", _host_of(url), exc)
             raise OutboundError("The service's answer is not JSON.") from exc
     raise OutboundError("The service redirected too many times.")

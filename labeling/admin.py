@@ -282,7 +282,8 @@ class ResponseInline(admin.TabularInline):
 @admin.register(Item)
 class ItemAdmin(OwnRowsMixin, admin.ModelAdmin):
     list_display = ("id", "batch", "position", "short_prompt", "slots_left", "blocked", "is_gold")
-    list_filter = ("blocked", "batch")
+    # Only the batches of the rows this admin shows (the requester's own), not every batch.
+    list_filter = ("blocked", ("batch", admin.RelatedOnlyFieldListFilter))
     search_fields = ("prompt",)
     readonly_fields = ("batch", "position", "prompt", "gold", "slots_left")
     fields = ("batch", "position", "prompt", "gold", "slots_left", "blocked")
@@ -340,7 +341,7 @@ class RatingAdmin(OwnRowsMixin, admin.ModelAdmin):
         "status",
         "reward_msat",
     )
-    list_filter = ("status", FlaggedFilter, "batch")
+    list_filter = ("status", FlaggedFilter, ("batch", admin.RelatedOnlyFieldListFilter))
     readonly_fields = (
         "assignment",
         "worker",

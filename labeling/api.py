@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import BAD_REQUEST, DomainError, ErrorDetailSerializer, NotFound
+from core.hostile import Decoder
 from core.sql import MAX_ID
 
 from . import selectors
@@ -64,8 +65,12 @@ class NextTaskView(APIView):
 
 
 class SubmitInSerializer(serializers.Serializer):
-    ranking = serializers.JSONField(required=False, help_text="Response ids, best first.")
-    scores = serializers.JSONField(required=False, help_text="Response id → 1..7 (likert).")
+    ranking = serializers.JSONField(
+        required=False, decoder=Decoder, help_text="Response ids, best first."
+    )
+    scores = serializers.JSONField(
+        required=False, decoder=Decoder, help_text="Response id → 1..7 (likert)."
+    )
     rationale = serializers.CharField(required=False, allow_blank=True, max_length=5000)
 
 
@@ -186,10 +191,11 @@ class BatchInSerializer(serializers.Serializer):
     instructions = serializers.CharField(required=False, allow_blank=True, default="")
     reward_msat = serializers.IntegerField(min_value=0, max_value=batches.MAX_REWARD_MSAT)
     overlap = serializers.IntegerField(min_value=1, max_value=batches.MAX_OVERLAP, default=1)
-    items = serializers.JSONField(required=False)
+    items = serializers.JSONField(required=False, decoder=Decoder)
     file = serializers.FileField(required=False)
     quality = serializers.JSONField(
         required=False,
+        decoder=Decoder,
         help_text="review_mode (auto|manual|auto_after), auto_approve_trust, "
         "review_after_hours, pause_below_trust, min_seconds.",
     )

@@ -12,6 +12,8 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 
+from core import hostile
+
 from .errors import DomainError, InvalidBatch
 
 CSV_COLUMNS = ("prompt", "response_a", "response_b")
@@ -36,6 +38,8 @@ def parse_batch_file(*, name: str, content: bytes, max_items: int) -> list[dict[
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidBatch({"file": ["The file is not UTF-8 text."]}) from exc
+    if "\x00" in text:
+        raise InvalidBatch({"file": ["The file holds NUL characters: is it a binary file?"]})
     items = _parse_csv(text) if name.lower().endswith(".csv") else _parse_jsonl(text)
     if not items:
         raise InvalidBatch({"file": ["The file holds no items."]})
@@ -50,9 +54,10 @@ def _parse_jsonl(text: str) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidBatch({"file": [f"Line {number}: not valid JSON ({exc.msg})."]}) from exc
+            item = hostile.loads(line)  # no deep nesting, huge numbers or lone surrogates
+        except ValueError as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc).rstrip(".")
+            raise InvalidBatch({"file": [f"Line {number}: not valid JSON ({reason})."]}) from exc
         if not isinstance(item, dict):
             raise InvalidBatch({"file": [f"Line {number}: expected a JSON object."]})
         item["_line"] = number

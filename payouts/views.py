@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core.hostile import whole_number
 from core.throttles import LoginRateThrottle, throttle_view
 from labeling.models import Rating, Worker
 from labeling.permissions import for_workers
@@ -77,9 +78,9 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 def shown_withdrawal(request: HttpRequest, worker: object) -> Withdrawal | None:
     """The withdrawal to follow on the page: the one just made, else one still in flight."""
     mine = Withdrawal.objects.filter(worker=worker)
-    wanted = request.GET.get("withdrawal", "")
-    if wanted.isdigit():
-        chosen = mine.filter(id=int(wanted)).first()
+    wanted = whole_number(request.GET.get("withdrawal", ""))
+    if wanted is not None:
+        chosen = mine.filter(id=wanted).first()
         if chosen is not None:
             return chosen
     return mine.filter(status__in=[Withdrawal.Status.OPEN, Withdrawal.Status.PAYING]).first()
@@ -110,10 +111,12 @@ def earnings_page(request: HttpRequest, worker: Worker) -> HttpResponse:
 def withdraw_start(request: HttpRequest, worker: Worker) -> HttpResponse:
     """The Withdraw button: holds the amount and shows its LNURL on the earnings page."""
     raw = request.POST.get("amount_sats", "").strip().replace(",", "")
-    if raw and not raw.isdigit():
+    amount_sats = whole_number(raw, max_digits=15)
+    if raw and amount_sats is None:
         messages.error(request, _("Give a whole number of sats."))
         return redirect("earnings")
-    amount_msat = int(raw) * 1000 if raw else None  # none: the whole balance, in whole sats
+    # None: the whole balance, in whole sats
+    amount_msat = amount_sats * 1000 if amount_sats is not None else None
     try:
         withdrawal = withdrawals.create_withdrawal(worker=worker, amount_msat=amount_msat)
     except WithdrawalRefused as refused:
