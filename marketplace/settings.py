@@ -277,6 +277,8 @@ TRAINING_RUNS_DIR = Path(os.environ.get("TRAINING_RUNS_DIR", BASE_DIR / "runs"))
 TRAINING_BASE_MODELS = dict(
     pair.split("=", 1) for pair in env_list("TRAINING_BASE_MODELS", "") if "=" in pair
 )
+# A run still queued this long after its job was published gets its job published again.
+TRAINING_REQUEUE_SECONDS = int(os.environ.get("TRAINING_REQUEUE_SECONDS", "3600"))
 # A running training run with no progress for this long has lost its worker.
 TRAINING_STALL_SECONDS = int(os.environ.get("TRAINING_STALL_SECONDS", "1800"))
 
@@ -292,6 +294,7 @@ CELERY_TASK_ROUTES = {
     "payouts.*": {"queue": "payouts"},
     # Housekeeping must not wait behind (or for) the training workers.
     "rewardmodel.fail_stalled_runs": {"queue": "default"},
+    "rewardmodel.requeue_waiting_runs": {"queue": "default"},
     "rewardmodel.*": {"queue": "training"},
 }
 CELERY_TASK_ACKS_LATE = True
@@ -314,6 +317,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "payouts.reconcile": {"task": "payouts.reconcile", "schedule": 30.0},
     "rewardmodel.fail_stalled_runs": {"task": "rewardmodel.fail_stalled_runs", "schedule": 300.0},
+    "rewardmodel.requeue_waiting_runs": {
+        "task": "rewardmodel.requeue_waiting_runs",
+        "schedule": 600.0,
+    },
     "payouts.push_lightning_addresses": {
         "task": "payouts.push_lightning_addresses",
         "schedule": 60.0,

@@ -37,6 +37,8 @@ class TrainingRun(models.Model):
         related_name="training_runs",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # When its job was last published; a queued run whose job was lost is published again.
+    queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     # Written with every progress report: a running run that stops beating lost its worker.
     heartbeat_at = models.DateTimeField(null=True, blank=True)

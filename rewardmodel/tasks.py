@@ -12,6 +12,11 @@ def execute_run(*, run_id: int, **kwargs: Any) -> str:
     return runs.execute_run(run_id=run_id).status
 
 
+@shared_task(name="rewardmodel.requeue_waiting_runs")
+def requeue_waiting_runs(**kwargs: Any) -> int:
+    return runs.requeue_waiting_runs()
+
+
 @shared_task(name="rewardmodel.fail_stalled_runs")
 def fail_stalled_runs(**kwargs: Any) -> int:
     return runs.fail_stalled_runs()

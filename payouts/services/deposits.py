@@ -96,10 +96,12 @@ def simulate_deposit_payment(*, deposit: Deposit) -> Deposit:
 def refresh_unpaid_deposits(*, max_age: timedelta = timedelta(days=2), limit: int = 500) -> int:
     since = timezone.now() - max_age
     credited = 0
-    for deposit in Deposit.objects.filter(status=Deposit.Status.UNPAID, created_at__gte=since)[
-        :limit
-    ]:
-        credited += refresh_deposit(deposit=deposit).status == Deposit.Status.PAID
+    unpaid = Deposit.objects.filter(status=Deposit.Status.UNPAID, created_at__gte=since)
+    for deposit in unpaid[:limit]:
+        try:
+            credited += refresh_deposit(deposit=deposit).status == Deposit.Status.PAID
+        except Exception:  # one odd node answer must not stop the others
+            log.exception("deposit %s: refresh failed; the next run tries again", deposit.id)
     return credited
 
 

@@ -296,14 +296,29 @@ def expire_withdrawals(*, now: datetime | None = None, limit: int = 1000) -> int
 
 def reconcile_payouts(*, now: datetime | None = None, limit: int = 1000) -> dict[str, int]:
     """The periodic job: finish `paying` rows from the node, expire stale open ones,
-    and credit deposits the node reports paid."""
+    and credit deposits the node reports paid. One row or duty that fails (a node answer
+    nobody expected, a bug) is logged and counted in `errors`; the others still run."""
     now = now or timezone.now()
-    finished = 0
+    found = {"finished": 0, "expired": 0, "deposits_credited": 0, "errors": 0}
     paying = Withdrawal.objects.filter(status=Withdrawal.Status.PAYING).order_by("id")
     for withdrawal_id in paying.values_list("id", flat=True)[:limit]:
-        finished += reconcile_withdrawal(withdrawal_id=withdrawal_id, now=now) != "paying"
-    return {
-        "finished": finished,
-        "expired": expire_withdrawals(now=now, limit=limit),
-        "deposits_credited": refresh_unpaid_deposits(),
+        try:
+            found["finished"] += (
+                reconcile_withdrawal(withdrawal_id=withdrawal_id, now=now) != "paying"
+            )
+        except Exception:
+            log.exception(
+                "reconcile: withdrawal %s failed; the next run tries again", withdrawal_id
+            )
+            found["errors"] += 1
+    duties = {
+        "expired": lambda: expire_withdrawals(now=now, limit=limit),
+        "deposits_credited": refresh_unpaid_deposits,
     }
+    for name, duty in duties.items():
+        try:
+            found[name] = duty()
+        except Exception:
+            log.exception("reconcile: %s failed; the next run tries again", name)
+            found["errors"] += 1
+    return found

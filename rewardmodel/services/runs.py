@@ -36,6 +36,7 @@ from .config import POLICY_OPTIONS, TINY, base_models, check_batch_owner, clean_
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
+EXECUTE_JOB = "rewardmodel.execute_run"
 PROGRESS_INTERVAL_S = 1.0
 LOG_TAIL_LINES = 200
 
@@ -58,7 +59,8 @@ def start_run(
         run = TrainingRun.objects.create(kind=kind, config=clean, started_by=started_by)
         run.batches.set(batches)
         if queue:
-            jobs.enqueue("rewardmodel.execute_run", run_id=run.id)
+            TrainingRun.objects.filter(id=run.id).update(queued_at=timezone.now())
+            jobs.enqueue(EXECUTE_JOB, run_id=run.id)
     return run
 
 
@@ -205,6 +207,20 @@ def fail_stalled_runs(*, now: datetime | None = None) -> int:
         "start the run again.",
         finished_at=now,
     )
+
+
+def requeue_waiting_runs(*, now: datetime | None = None) -> int:
+    """Publishes again the job of runs queued for long (its message may have been lost to a
+    broker outage). A run is claimed once, so a duplicate message does nothing."""
+    now = now or timezone.now()
+    waited = now - timedelta(seconds=settings.TRAINING_REQUEUE_SECONDS)
+    requeued = 0
+    waiting = TrainingRun.objects.filter(status=TrainingRun.Status.QUEUED, queued_at__lte=waited)
+    for run_id, queued_at in waiting.values_list("id", "queued_at")[:100]:
+        if TrainingRun.objects.filter(id=run_id, queued_at=queued_at).update(queued_at=now):
+            jobs.enqueue(EXECUTE_JOB, run_id=run_id)
+            requeued += 1
+    return requeued
 
 
 def resolve_model(name: str, role: str) -> str:

@@ -184,3 +184,30 @@ def test_stale_open_withdrawals_expire_and_return_their_hold(worker):
     assert status_of(withdrawal) == "expired"
     assert ledger.balance_msat(ledger.worker_available(worker.id)) == 10_000
     assert withdrawal_services.expire_withdrawals(now=later(7200)) == 0
+
+
+def test_one_failing_row_does_not_stop_reconcile_from_finishing_the_others(
+    worker, node, monkeypatch
+):
+    credit_worker(worker, 50_000)
+    stuck = [open_withdrawal(worker, 10_000) for _ in range(2)]
+    for withdrawal in stuck:
+        node.mode = "hang"
+        withdrawal_services.accept_withdrawal_invoice(k1=withdrawal.k1, pr=invoice(worker, 10_000))
+        assert withdrawal_services.pay_withdrawal(withdrawal_id=withdrawal.id) == "paying"
+        FakeBackend.complete_pending(
+            payment_hash=Withdrawal.objects.get(id=withdrawal.id).payment_hash
+        )
+    node.mode = "ok"
+    real = withdrawal_services.reconcile_withdrawal
+
+    def broken_for_the_first(*, withdrawal_id, **kwargs):
+        if withdrawal_id == stuck[0].id:
+            raise RuntimeError("an answer nobody expected")
+        return real(withdrawal_id=withdrawal_id, **kwargs)
+
+    monkeypatch.setattr(withdrawal_services, "reconcile_withdrawal", broken_for_the_first)
+    found = withdrawal_services.reconcile_payouts()
+    assert (found["finished"], found["errors"]) == (1, 1)
+    assert Withdrawal.objects.get(id=stuck[1].id).status == "paid"
+    assert Withdrawal.objects.get(id=stuck[0].id).status == "paying"  # the next run's
