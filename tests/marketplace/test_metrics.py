@@ -40,8 +40,9 @@ def requests_of(samples: dict, view: str, status: int) -> float:
 
 
 def test_ratings_submitted_and_approved_through_the_api(
-    client, make_batch, worker_client, requester_client
+    client, make_batch, worker_client, requester_client, settings
 ):
+    settings.CELERY_BROKER_URL, settings.CELERY_TASK_ALWAYS_EAGER = "", True  # embedded mode
     before = scrape(client)
     make_batch("pairwise", quality={"review_mode": "manual"})
     for _ in range(3):

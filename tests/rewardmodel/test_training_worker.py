@@ -28,7 +28,7 @@ BROKER = training_broker_url()
 
 
 @pytest.fixture
-def training_worker(transactional_db, monkeypatch, runs_dir, settings):
+def training_worker(transactional_db, monkeypatch, runs_dir, settings, tiny_models):
     """The test process sends to Redis; a `training` worker process shares the test database."""
     saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url")}
     app.conf.update(task_always_eager=False, broker_url=BROKER)
@@ -47,6 +47,10 @@ def training_worker(transactional_db, monkeypatch, runs_dir, settings):
             "TRAINING_RUNS_DIR": str(runs_dir),
             "HF_HUB_OFFLINE": "1",
             "LIGHTNING_BACKEND": "fake",
+            # The worker knows the site's base models from its own settings, as in production.
+            "TRAINING_BASE_MODELS": ",".join(
+                f"{name}={folder}" for name, folder in settings.TRAINING_BASE_MODELS.items()
+            ),
         },
     ) as process:
         yield process
