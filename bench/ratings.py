@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench_batch import post_pairwise_batch
 from http_client import Client
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,33 +53,9 @@ def prepare(workers: int, items: int) -> list[str]:
     from coincurve import PrivateKey
     from rest_framework.authtoken.models import Token
 
-    from labeling.services import batches as batch_services
-    from labeling.services import requesters as requester_services
-    from payouts.services.deposits import fund_requester
     from payouts.services.lnurl_auth import worker_for_key
 
-    requester, _ = requester_services.create_requester(username="bench")
-    raw = [
-        {
-            "prompt": f"Question {i}: which answer is better?",
-            "responses": [
-                {"id": "a", "text": f"A good answer {i}"},
-                {"id": "b", "text": f"A poor answer {i}"},
-            ],
-        }
-        for i in range(items)
-    ]
-    fund_requester(requester=requester, amount_msat=items * 3 * 1_000)
-    batch_services.create_batch(
-        requester=requester,
-        name="bench",
-        task_type="pairwise",
-        instructions="Pick one.",
-        reward_msat=1_000,
-        overlap=3,
-        items=batch_services.validate_items(task_type="pairwise", items=raw),
-        quality={"min_seconds": 0},  # simulated labelers answer at once
-    )
+    post_pairwise_batch(name="bench", items=items)
     tokens = []
     for _ in range(workers):
         worker = worker_for_key(PrivateKey().public_key.format().hex())

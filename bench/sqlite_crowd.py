@@ -22,6 +22,7 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bench_batch import post_pairwise_batch
 from coincurve import PrivateKey
 from http_client import Client
 
@@ -63,32 +64,7 @@ def prepare(env: dict[str, str], items: int) -> None:
     django.setup()
     from django.db import connections
 
-    from labeling.services import batches as batch_services
-    from labeling.services import requesters as requester_services
-    from payouts.services.deposits import fund_requester
-
-    requester, _ = requester_services.create_requester(username="bench")
-    raw = [
-        {
-            "prompt": f"Question {i}: which answer is better?",
-            "responses": [
-                {"id": "a", "text": f"A good answer {i}"},
-                {"id": "b", "text": f"A poor answer {i}"},
-            ],
-        }
-        for i in range(items)
-    ]
-    fund_requester(requester=requester, amount_msat=items * 3 * 1_000)
-    batch_services.create_batch(
-        requester=requester,
-        name="crowd",
-        task_type="pairwise",
-        instructions="Pick one.",
-        reward_msat=1_000,
-        overlap=3,
-        items=batch_services.validate_items(task_type="pairwise", items=raw),
-        quality={"min_seconds": 0},  # simulated labelers answer at once
-    )
+    post_pairwise_batch(name="crowd", items=items)
     connections.close_all()
 
 

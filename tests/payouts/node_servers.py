@@ -20,7 +20,22 @@ class QuickServer(ThreadingHTTPServer):
     block_on_close = False  # a "hanging" handler must not hold up the test's teardown
 
 
-class NodeServer:
+class LocalServer:
+    """Serves `handler` (bound to this object as `attribute`) on 127.0.0.1 in a thread."""
+
+    def serve(self, handler: type, attribute: str) -> None:
+        handler_class = type(f"Bound{handler.__name__}", (handler,), {attribute: self})
+        self.httpd = QuickServer(("127.0.0.1", 0), handler_class)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class NodeServer(LocalServer):
     """Runs a handler class on 127.0.0.1 in a thread; `mode` steers failures of a pay:
     ok | no-route | error (500, nothing sent) | error-after-send (sent, then 500) |
     pending (answers "in flight") | hang (in flight, no answer in time) |
@@ -34,15 +49,7 @@ class NodeServer:
         self.pay_calls = 0
         self.lock = threading.Lock()
         self.release = threading.Event()
-        handler_class = type("BoundHandler", (handler,), {"node": self})
-        self.httpd = QuickServer(("127.0.0.1", 0), handler_class)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.serve(handler, "node")
 
     def arrives(self) -> bool:
         """A `lost` request reaches the node once released (late), else never."""
@@ -342,7 +349,7 @@ class ClnHandler(Handler):
 # --- a proxy in front of a real LNbits ---------------------------------------------------
 
 
-class LnbitsProxy:
+class LnbitsProxy(LocalServer):
     """Forwards every request to a real LNbits and injects transport faults into its pay
     requests (`POST /api/v1/payments` with out=true); `fault` steers them: ok | timeout
     (LNbits pays, its answer comes too late) | error (LNbits pays, the proxy answers 502) |
@@ -354,15 +361,7 @@ class LnbitsProxy:
         self.upstream = upstream
         self.fault = "ok"
         self.release = threading.Event()
-        handler_class = type("BoundProxyHandler", (ProxyHandler,), {"proxy": self})
-        self.httpd = QuickServer(("127.0.0.1", 0), handler_class)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.serve(ProxyHandler, "proxy")
 
 
 class ProxyHandler(BaseHTTPRequestHandler):

@@ -17,7 +17,7 @@ from payouts.models import FakeNodePayment, Withdrawal
 from payouts.services import withdrawals as withdrawal_services
 from tests.celery_worker import celery_worker, redis_answers
 from tests.conftest import needs_postgres
-from tests.processes import free_port, stop_group
+from tests.processes import free_port, stop_group, wait_until
 
 from .factories import credit_worker, invoice, open_withdrawal
 
@@ -89,15 +89,6 @@ def payouts_worker(transactional_db, redis_server, monkeypatch):
     fresh_publisher()
 
 
-def wait_for(predicate, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 @needs_postgres
 @pytest.mark.celery
 @pytest.mark.postgres
@@ -121,7 +112,7 @@ def test_a_broker_outage_delays_the_payment_and_never_doubles_it(
     fresh_publisher()
     later = timezone.now() + timedelta(seconds=settings.PAYOUT_REQUEUE_AFTER_SECONDS + 1)
     withdrawal_services.reconcile_payouts(now=later)  # queues the job once
-    assert wait_for(lambda: Withdrawal.objects.get(id=withdrawal.id).status == "paid")
+    assert wait_until(lambda: Withdrawal.objects.get(id=withdrawal.id).status == "paid")
     withdrawal_services.reconcile_payouts(now=later + timedelta(hours=1))
     time.sleep(1)  # any second job would have run by now
     assert FakeNodePayment.objects.count() == 1

@@ -12,6 +12,7 @@ from django.urls import reverse
 from payouts.models import FakeNodePayment, Withdrawal
 from tests.celery_worker import celery_worker, redis_answers
 from tests.conftest import needs_postgres
+from tests.processes import wait_until
 
 from .factories import credit_worker, invoice, open_withdrawal
 
@@ -48,15 +49,6 @@ def celery_worker_process(transactional_db, fake_node_mode):
         yield process
 
 
-def wait_for(predicate, timeout: float = 45.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @needs_postgres
 @needs_redis
 @pytest.mark.celery
@@ -77,7 +69,7 @@ def test_a_real_worker_pays_accepted_withdrawals_once(celery_worker_process, mak
             assert answer == {"status": "OK"}
         withdrawals.append(withdrawal)
     ids = [w.id for w in withdrawals]
-    paid = wait_for(lambda: Withdrawal.objects.filter(id__in=ids, status="paid").count() == 4)
+    paid = wait_until(lambda: Withdrawal.objects.filter(id__in=ids, status="paid").count() == 4)
     if not paid:
         celery_worker_process.terminate()
         output = celery_worker_process.stdout.read().decode(errors="replace")[-3000:]
@@ -96,7 +88,7 @@ def pay_through_worker(wallet, count: int) -> None:
         answer = Client().get(reverse("lnurl-withdraw-callback"), {"k1": withdrawal.k1, "pr": pr})
         assert answer.json() == {"status": "OK"}
         ids.append(withdrawal.id)
-    assert wait_for(lambda: Withdrawal.objects.filter(id__in=ids, status="paid").count() == count)
+    assert wait_until(lambda: Withdrawal.objects.filter(id__in=ids, status="paid").count() == count)
 
 
 def worker_sessions() -> set[int]:
@@ -148,7 +140,7 @@ def test_a_worker_killed_between_send_and_record_is_finished_by_reconcile(
     )
     assert answer == {"status": "OK"}
     # The job's process pays and dies before recording it: the row stays paying.
-    assert wait_for(lambda: FakeNodePayment.objects.count() == 1)
+    assert wait_until(lambda: FakeNodePayment.objects.count() == 1)
     time.sleep(1)
     withdrawal.refresh_from_db()
     assert withdrawal.status == "paying" and withdrawal.send_started_at is not None
