@@ -440,9 +440,12 @@ class ReportAdmin(OwnRowsMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Mark resolved and serve the items again"))
     def resolve_and_unblock(self, request: HttpRequest, queryset: QuerySet) -> None:
+        requester = getattr(request.user, "requester", None)
+        if requester is None and not request.user.is_superuser:
+            return  # staff that is neither an operator nor a requester resolves nothing
         assignments.resolve_reports(
             report_ids=list(queryset.values_list("id", flat=True)),
-            requester=None if request.user.is_superuser else request.user.requester,
+            requester=None if request.user.is_superuser else requester,
         )
 
 
