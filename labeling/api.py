@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import BAD_REQUEST, DomainError, ErrorDetailSerializer, NotFound
+from core.errors import BAD_REQUEST, SIGNED_IN_ONLY, DomainError, ErrorDetailSerializer, NotFound
 from core.hostile import Decoder
 from core.sql import MAX_ID
 
@@ -55,7 +55,7 @@ class AssignmentOutSerializer(serializers.Serializer):
 class NextTaskView(APIView):
     permission_classes = [IsWorker]
 
-    @extend_schema(responses={200: AssignmentOutSerializer, 204: None})
+    @extend_schema(responses={200: AssignmentOutSerializer, 204: None, **SIGNED_IN_ONLY})
     def get(self, request: Request) -> Response:
         assignment = assignments.next_assignment_for(worker=request.user.worker)
         if assignment is None:
@@ -102,6 +102,7 @@ class SubmitView(APIView):
             404: ErrorDetailSerializer,
             409: ErrorDetailSerializer,
             410: ErrorDetailSerializer,
+            **SIGNED_IN_ONLY,
         },
         parameters=[
             OpenApiParameter(
@@ -147,6 +148,7 @@ class SkipView(APIView):
             404: ErrorDetailSerializer,
             409: ErrorDetailSerializer,
             410: ErrorDetailSerializer,
+            **SIGNED_IN_ONLY,
         },
     )
     def post(self, request: Request, assignment_id: int) -> Response:
@@ -174,6 +176,7 @@ class ReportView(APIView):
             404: ErrorDetailSerializer,
             409: ErrorDetailSerializer,
             410: ErrorDetailSerializer,
+            **SIGNED_IN_ONLY,
         },
     )
     def post(self, request: Request, assignment_id: int) -> Response:
@@ -242,7 +245,12 @@ class BatchCreateView(APIView):
 
     @extend_schema(
         request=BatchInSerializer,
-        responses={201: BatchOutSerializer, 400: BAD_REQUEST, 402: ErrorDetailSerializer},
+        responses={
+            201: BatchOutSerializer,
+            400: BAD_REQUEST,
+            402: ErrorDetailSerializer,
+            **SIGNED_IN_ONLY,
+        },
     )
     def post(self, request: Request) -> Response:
         data = BatchInSerializer(data=request.data)
@@ -273,7 +281,9 @@ def _own_batch(request: Request, batch_id: int) -> Batch:
 class BatchDetailView(APIView):
     permission_classes = [IsRequester]
 
-    @extend_schema(responses={200: BatchProgressSerializer, 404: ErrorDetailSerializer})
+    @extend_schema(
+        responses={200: BatchProgressSerializer, 404: ErrorDetailSerializer, **SIGNED_IN_ONLY}
+    )
     def get(self, request: Request, batch_id: int) -> Response:
         progress = selectors.batch_progress(batch=_own_batch(request, batch_id))
         return Response(BatchProgressSerializer(progress).data)
@@ -297,6 +307,7 @@ class BatchExportView(APIView):
             (200, "application/x-ndjson"): str,
             400: BAD_REQUEST,
             404: ErrorDetailSerializer,
+            **SIGNED_IN_ONLY,
         },
     )
     def get(self, request: Request, batch_id: int) -> HttpResponse:
@@ -348,6 +359,7 @@ class ReviewView(APIView):
             400: BAD_REQUEST,
             404: ErrorDetailSerializer,
             409: ErrorDetailSerializer,
+            **SIGNED_IN_ONLY,
         },
     )
     def post(self, request: Request) -> Response:
@@ -398,7 +410,12 @@ class BatchRatingsView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("status", enum=list(Rating.Status.values))],
-        responses={200: BatchRatingsOutSerializer, 400: BAD_REQUEST, 404: ErrorDetailSerializer},
+        responses={
+            200: BatchRatingsOutSerializer,
+            400: BAD_REQUEST,
+            404: ErrorDetailSerializer,
+            **SIGNED_IN_ONLY,
+        },
     )
     def get(self, request: Request, batch_id: int) -> Response:
         batch = _own_batch(request, batch_id)
