@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from core.errors import BAD_REQUEST, SIGNED_IN_ONLY, DomainError, ErrorDetailSerializer, NotFound
 from core.hostile import Decoder
+from core.query import query_flag
 from core.sql import MAX_ID
 
 from . import selectors
@@ -116,6 +117,7 @@ class SubmitView(APIView):
     def post(self, request: Request, assignment_id: int) -> Response:
         data = SubmitInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        wants_next = query_flag(request.query_params, "next")
         worker = request.user.worker
         rating = ratings.submit_rating(
             worker=worker,
@@ -130,7 +132,7 @@ class SubmitView(APIView):
             "reward_msat": rating.reward_msat,
             "balance_msat": worker_balance_msat(worker),
         }
-        if request.query_params.get("next") in ("1", "true"):
+        if wants_next:
             following = assignments.next_assignment_for(worker=worker)
             body["next"] = (
                 selectors.task_payload(assignment=following, worker=worker) if following else None
@@ -315,6 +317,7 @@ class BatchExportView(APIView):
         params = request.query_params
         kind = params.get("format", "trl")
         method = params.get("method", "dawid_skene")
+        details = query_flag(params, "details")
         if kind not in ("trl", "raw"):
             raise DomainError({"format": ["Use format=trl or format=raw."]})
         if method not in selectors.EXPORT_METHODS:
@@ -322,9 +325,7 @@ class BatchExportView(APIView):
         rows = (
             selectors.export_raw(batch=batch)
             if kind == "raw"
-            else selectors.export_trl(
-                batch=batch, method=method, details=params.get("details") in ("1", "true")
-            )
+            else selectors.export_trl(batch=batch, method=method, details=details)
         )
         lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
         response = StreamingHttpResponse(lines, content_type="application/x-ndjson")

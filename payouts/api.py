@@ -20,6 +20,7 @@ from core.errors import (
     ErrorDetailSerializer,
     NotFound,
 )
+from core.query import query_flag
 from core.throttles import LnurlRateThrottle, LoginRateThrottle
 from labeling import selectors as labeling_selectors
 from labeling.permissions import IsRequester, IsWorker
@@ -167,10 +168,10 @@ class LogoutView(APIView):
     @extend_schema(
         request=None,
         parameters=[OpenApiParameter("everywhere", bool, description="Sign out everywhere.")],
-        responses={204: None, **BAD_CREDENTIALS},
+        responses={204: None, 400: BAD_REQUEST, **BAD_CREDENTIALS},
     )
     def post(self, request: Request) -> Response:
-        everywhere = request.query_params.get("everywhere", "") in {"1", "true", "yes"}
+        everywhere = query_flag(request.query_params, "everywhere")
         lnurl_auth.sign_out(user=request.user, everywhere=everywhere)
         logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
