@@ -68,6 +68,12 @@ BAD_REQUEST = OpenApiResponse(
 )
 
 
+# What DRF answers before a view runs, on operations that read credentials: 401 for none
+# (where they are required) or a bad or expired token, 403 for the wrong kind of account.
+BAD_CREDENTIALS = {401: ErrorDetailSerializer}
+SIGNED_IN_ONLY = {401: ErrorDetailSerializer, 403: ErrorDetailSerializer}
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: domain errors answer their status with their detail."""
     if isinstance(exc, DomainError):

@@ -10,8 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import BAD_REQUEST, DomainError, ErrorDetailSerializer, NotFound
+from core.errors import BAD_REQUEST, SIGNED_IN_ONLY, DomainError, ErrorDetailSerializer, NotFound
 from core.hostile import Decoder
+from core.query import query_flag
 from core.sql import MAX_ID
 
 from . import selectors
@@ -55,7 +56,7 @@ class AssignmentOutSerializer(serializers.Serializer):
 class NextTaskView(APIView):
     permission_classes = [IsWorker]
 
-    @extend_schema(responses={200: AssignmentOutSerializer, 204: None})
+    @extend_schema(responses={200: AssignmentOutSerializer, 204: None, **SIGNED_IN_ONLY})
     def get(self, request: Request) -> Response:
         assignment = assignments.next_assignment_for(worker=request.user.worker)
         if assignment is None:
@@ -102,6 +103,7 @@ class SubmitView(APIView):
             404: ErrorDetailSerializer,
             409: ErrorDetailSerializer,
             410: ErrorDetailSerializer,
+            **SIGNED_IN_ONLY,
         },
         parameters=[
             OpenApiParameter(
@@ -115,6 +117,7 @@ class SubmitView(APIView):
     def post(self, request: Request, assignment_id: int) -> Response:
         data = SubmitInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        wants_next = query_flag(request.query_params, "next")
         worker = request.user.worker
         rating = ratings.submit_rating(
             worker=worker,
@@ -129,7 +132,7 @@ class SubmitView(APIView):
             "reward_msat": rating.reward_msat,
             "balance_msat": worker_balance_msat(worker),
         }
-        if request.query_params.get("next") in ("1", "true"):
+        if wants_next:
             following = assignments.next_assignment_for(worker=worker)
             body["next"] = (
                 selectors.task_payload(assignment=following, worker=worker) if following else None
@@ -147,6 +150,7 @@ class SkipView(APIView):
             404: ErrorDetailSerializer,
             409: ErrorDetailSerializer,
             410: ErrorDetailSerializer,
+            **SIGNED_IN_ONLY,
         },
     )
     def post(self, request: Request, assignment_id: int) -> Response:
@@ -174,6 +178,7 @@ class ReportView(APIView):
             404: ErrorDetailSerializer,
             409: ErrorDetailSerializer,
             410: ErrorDetailSerializer,
+            **SIGNED_IN_ONLY,
         },
     )
     def post(self, request: Request, assignment_id: int) -> Response:
@@ -242,7 +247,12 @@ class BatchCreateView(APIView):
 
     @extend_schema(
         request=BatchInSerializer,
-        responses={201: BatchOutSerializer, 400: BAD_REQUEST, 402: ErrorDetailSerializer},
+        responses={
+            201: BatchOutSerializer,
+            400: BAD_REQUEST,
+            402: ErrorDetailSerializer,
+            **SIGNED_IN_ONLY,
+        },
     )
     def post(self, request: Request) -> Response:
         data = BatchInSerializer(data=request.data)
@@ -273,7 +283,9 @@ def _own_batch(request: Request, batch_id: int) -> Batch:
 class BatchDetailView(APIView):
     permission_classes = [IsRequester]
 
-    @extend_schema(responses={200: BatchProgressSerializer, 404: ErrorDetailSerializer})
+    @extend_schema(
+        responses={200: BatchProgressSerializer, 404: ErrorDetailSerializer, **SIGNED_IN_ONLY}
+    )
     def get(self, request: Request, batch_id: int) -> Response:
         progress = selectors.batch_progress(batch=_own_batch(request, batch_id))
         return Response(BatchProgressSerializer(progress).data)
@@ -297,6 +309,7 @@ class BatchExportView(APIView):
             (200, "application/x-ndjson"): str,
             400: BAD_REQUEST,
             404: ErrorDetailSerializer,
+            **SIGNED_IN_ONLY,
         },
     )
     def get(self, request: Request, batch_id: int) -> HttpResponse:
@@ -304,6 +317,7 @@ class BatchExportView(APIView):
         params = request.query_params
         kind = params.get("format", "trl")
         method = params.get("method", "dawid_skene")
+        details = query_flag(params, "details")
         if kind not in ("trl", "raw"):
             raise DomainError({"format": ["Use format=trl or format=raw."]})
         if method not in selectors.EXPORT_METHODS:
@@ -311,9 +325,7 @@ class BatchExportView(APIView):
         rows = (
             selectors.export_raw(batch=batch)
             if kind == "raw"
-            else selectors.export_trl(
-                batch=batch, method=method, details=params.get("details") in ("1", "true")
-            )
+            else selectors.export_trl(batch=batch, method=method, details=details)
         )
         lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
         response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
@@ -348,6 +360,7 @@ class ReviewView(APIView):
             400: BAD_REQUEST,
             404: ErrorDetailSerializer,
             409: ErrorDetailSerializer,
+            **SIGNED_IN_ONLY,
         },
     )
     def post(self, request: Request) -> Response:
@@ -398,7 +411,12 @@ class BatchRatingsView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("status", enum=list(Rating.Status.values))],
-        responses={200: BatchRatingsOutSerializer, 400: BAD_REQUEST, 404: ErrorDetailSerializer},
+        responses={
+            200: BatchRatingsOutSerializer,
+            400: BAD_REQUEST,
+            404: ErrorDetailSerializer,
+            **SIGNED_IN_ONLY,
+        },
     )
     def get(self, request: Request, batch_id: int) -> Response:
         batch = _own_batch(request, batch_id)

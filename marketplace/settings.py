@@ -207,6 +207,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.schema.document_refused_input",
+    ],
     # Several responses have a `status` (or a task type) with its own choices: name each set.
     "ENUM_NAME_OVERRIDES": {
         "TaskTypeEnum": "labeling.models.TaskType",

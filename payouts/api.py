@@ -13,7 +13,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import BAD_REQUEST, ErrorDetailSerializer, NotFound
+from core.errors import (
+    BAD_CREDENTIALS,
+    BAD_REQUEST,
+    SIGNED_IN_ONLY,
+    ErrorDetailSerializer,
+    NotFound,
+)
+from core.query import query_flag
 from core.throttles import LnurlRateThrottle, LoginRateThrottle
 from labeling import selectors as labeling_selectors
 from labeling.permissions import IsRequester, IsWorker
@@ -132,6 +139,7 @@ class LnurlAuthPollView(APIView):
             202: LoginPendingSerializer,
             404: ErrorDetailSerializer,
             410: ErrorDetailSerializer,
+            **BAD_CREDENTIALS,
         },
     )
     def get(self, request: Request, k1: str) -> Response:
@@ -160,10 +168,10 @@ class LogoutView(APIView):
     @extend_schema(
         request=None,
         parameters=[OpenApiParameter("everywhere", bool, description="Sign out everywhere.")],
-        responses={204: None, 401: ErrorDetailSerializer},
+        responses={204: None, 400: BAD_REQUEST, **BAD_CREDENTIALS},
     )
     def post(self, request: Request) -> Response:
-        everywhere = request.query_params.get("everywhere", "") in {"1", "true", "yes"}
+        everywhere = query_flag(request.query_params, "everywhere")
         lnurl_auth.sign_out(user=request.user, everywhere=everywhere)
         logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -177,7 +185,7 @@ class LightningInfoSerializer(serializers.Serializer):
 class LightningInfoView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: LightningInfoSerializer})
+    @extend_schema(responses={200: LightningInfoSerializer, **BAD_CREDENTIALS})
     def get(self, request: Request) -> Response:
         return Response(LightningInfoSerializer(get_backend().info()).data)
 
@@ -194,7 +202,7 @@ class MeSerializer(serializers.Serializer):
 class MeView(APIView):
     permission_classes = [IsWorker]
 
-    @extend_schema(responses={200: MeSerializer})
+    @extend_schema(responses={200: MeSerializer, **SIGNED_IN_ONLY})
     def get(self, request: Request) -> Response:
         worker = request.user.worker
         balances = selectors.worker_balances(worker=worker)
@@ -222,7 +230,7 @@ class RequesterBalancesSerializer(serializers.Serializer):
 class RequesterView(APIView):
     permission_classes = [IsRequester]
 
-    @extend_schema(responses={200: RequesterBalancesSerializer})
+    @extend_schema(responses={200: RequesterBalancesSerializer, **SIGNED_IN_ONLY})
     def get(self, request: Request) -> Response:
         balances = selectors.requester_balances(requester=request.user.requester)
         return Response(RequesterBalancesSerializer(balances).data)
@@ -272,7 +280,8 @@ class DepositCreateView(APIView):
     permission_classes = [IsRequester]
 
     @extend_schema(
-        request=AmountInSerializer, responses={201: DepositOutSerializer, 400: BAD_REQUEST}
+        request=AmountInSerializer,
+        responses={201: DepositOutSerializer, 400: BAD_REQUEST, **SIGNED_IN_ONLY},
     )
     def post(self, request: Request) -> Response:
         data = AmountInSerializer(data=request.data)
@@ -286,7 +295,9 @@ class DepositCreateView(APIView):
 class DepositDetailView(APIView):
     permission_classes = [IsRequester]
 
-    @extend_schema(responses={200: DepositOutSerializer, 404: ErrorDetailSerializer})
+    @extend_schema(
+        responses={200: DepositOutSerializer, 404: ErrorDetailSerializer, **SIGNED_IN_ONLY}
+    )
     def get(self, request: Request, deposit_id: int) -> Response:
         deposit = deposits.refresh_deposit(deposit=_own_deposit(request, deposit_id))
         return Response(DepositOutSerializer(deposit).data)
@@ -295,7 +306,10 @@ class DepositDetailView(APIView):
 class DepositSimulatePaymentView(APIView):
     permission_classes = [IsRequester]
 
-    @extend_schema(request=None, responses={200: DepositOutSerializer, 404: ErrorDetailSerializer})
+    @extend_schema(
+        request=None,
+        responses={200: DepositOutSerializer, 404: ErrorDetailSerializer, **SIGNED_IN_ONLY},
+    )
     def post(self, request: Request, deposit_id: int) -> Response:
         deposit = deposits.simulate_deposit_payment(deposit=_own_deposit(request, deposit_id))
         return Response(DepositOutSerializer(deposit).data)
@@ -342,7 +356,7 @@ class WithdrawalCreateView(APIView):
 
     @extend_schema(
         request=OptionalAmountInSerializer,
-        responses={201: WithdrawalCreatedSerializer, 400: BAD_REQUEST},
+        responses={201: WithdrawalCreatedSerializer, 400: BAD_REQUEST, **SIGNED_IN_ONLY},
     )
     def post(self, request: Request) -> Response:
         data = OptionalAmountInSerializer(data=request.data)
@@ -357,7 +371,9 @@ class WithdrawalCreateView(APIView):
 class WithdrawalDetailView(APIView):
     permission_classes = [IsWorker]
 
-    @extend_schema(responses={200: WithdrawalOutSerializer, 404: ErrorDetailSerializer})
+    @extend_schema(
+        responses={200: WithdrawalOutSerializer, 404: ErrorDetailSerializer, **SIGNED_IN_ONLY}
+    )
     def get(self, request: Request, withdrawal_id: int) -> Response:
         withdrawal = Withdrawal.objects.filter(id=withdrawal_id, worker=request.user.worker).first()
         if withdrawal is None:
@@ -431,7 +447,9 @@ class LightningAddressView(APIView):
 
     permission_classes = [IsWorker]
 
-    @extend_schema(responses={200: LightningAddressSerializer, 404: ErrorDetailSerializer})
+    @extend_schema(
+        responses={200: LightningAddressSerializer, 404: ErrorDetailSerializer, **SIGNED_IN_ONLY}
+    )
     def get(self, request: Request) -> Response:
         config = LightningAddress.objects.filter(worker=request.user.worker).first()
         if config is None:
@@ -440,7 +458,7 @@ class LightningAddressView(APIView):
 
     @extend_schema(
         request=LightningAddressSerializer,
-        responses={200: LightningAddressSerializer, 400: BAD_REQUEST},
+        responses={200: LightningAddressSerializer, 400: BAD_REQUEST, **SIGNED_IN_ONLY},
     )
     def put(self, request: Request) -> Response:
         data = LightningAddressSerializer(data=request.data)
@@ -452,7 +470,7 @@ class LightningAddressView(APIView):
         )
         return Response(LightningAddressSerializer(config).data)
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses={204: None, **SIGNED_IN_ONLY})
     def delete(self, request: Request) -> Response:
         lightning_address.remove_lightning_address(worker=request.user.worker)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -103,6 +103,14 @@ def test_unknown_export_format_is_400(make_batch, requester_client):
     assert response.status_code == 400
 
 
+def test_a_details_flag_that_is_not_a_boolean_is_400(make_batch, requester_client):
+    """Found by fuzzing: `details=null` used to be read as false without a word."""
+    batch = make_batch("pairwise")
+    response = requester_client.get(reverse("batch-export", args=[batch.id]) + "?details=null")
+    assert response.status_code == 400
+    assert response.json() == {"details": ["Use true or false."]}
+
+
 def test_agreement_is_krippendorffs_alpha(make_batch, make_worker, requester_client):
     items = [
         {"prompt": f"q{i}", "responses": [{"id": "a", "text": "A"}, {"id": "b", "text": "B"}]}

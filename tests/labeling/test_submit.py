@@ -112,6 +112,18 @@ def test_a_non_json_body_gets_400(make_batch, worker_client):
     assert not Rating.objects.exists()
 
 
+def test_a_next_flag_that_is_not_a_boolean_is_400_and_records_nothing(make_batch, worker_client):
+    """Found by fuzzing: `next=maybe` used to be read as false, after the answer was saved."""
+    make_batch("pairwise")
+    task = next_task(worker_client)
+    ids = [r["id"] for r in task["task"]["responses"]]
+    url = reverse("assignment-submit", args=[task["assignment_id"]]) + "?next=maybe"
+    response = worker_client.post(url, {"ranking": ids}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"next": ["Use true or false."]}
+    assert not Rating.objects.exists()
+
+
 def test_second_submit_is_409(make_batch, worker_client):
     make_batch("pairwise")
     task = next_task(worker_client)

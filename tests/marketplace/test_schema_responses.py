@@ -4,6 +4,7 @@ field the schema does not name."""
 
 import copy
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -14,13 +15,14 @@ import pytest
 from coincurve import PrivateKey
 from django.core.cache import cache
 from django.http import HttpResponse
-from django.urls import reverse
+from django.urls import resolve, reverse
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.django import DjangoOpenAPIRequest, DjangoOpenAPIResponse
 from openapi_core.exceptions import OpenAPIError
 from rest_framework.test import APIClient
 
 from labeling.models import Assignment
+from labeling.permissions import IsWorker
 from tests.conftest import client_for
 from tests.payouts.factories import invoice
 from tests.payouts.node_servers import QuickServer
@@ -65,11 +67,18 @@ def ndjson_text(value: bytes, **parameters: str) -> str:
 
 class SentRequest(DjangoOpenAPIRequest):
     """The request a response answered. Only responses are validated here, and a multipart
-    body was already consumed by the view, so the body is not offered again."""
+    body was already consumed by the view, so the body is not offered again. A request that a
+    middleware refused was never resolved: its route is looked up here."""
 
     @property
     def body(self) -> bytes:
         return b""
+
+    @property
+    def path_pattern(self) -> str | None:
+        if self.request.resolver_match is None:  # a middleware answered before URL resolution
+            self.request.resolver_match = resolve(self.request.path)
+        return super().path_pattern
 
 
 class Contract:
@@ -377,8 +386,40 @@ def worker_payouts(
     contract.check(api.delete(address), 204)
 
 
+def refusals(contract: Contract, worker: Any, requester: Any, django_user_model: Any) -> None:
+    """What is answered before a view runs: 400 for a NUL in the query, on every API operation
+    but the wallets'; 401 for a bad token wherever credentials are read; 403 for a signed-in
+    user who is neither a worker nor a requester (an admin's session); 415 for a body in a
+    media type no parser reads, from a client the operation lets in."""
+    bad_token = APIClient()
+    bad_token.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+    admin = APIClient()
+    admin.force_login(django_user_model.objects.create_user("admin-only"))
+    as_worker, as_requester = client_for(worker.user), client_for(requester.user)
+    for method, path, code in sorted(contract.documented):
+        url = re.sub(r"\{k1\}", "ab" * 32, re.sub(r"\{\w+_id\}", "1", path))
+        if code == "400":
+            contract.check(APIClient().generic(method.upper(), url + "?q=%00"), 400)
+        elif code == "401":
+            contract.check(bad_token.generic(method.upper(), url), 401)
+        elif code == "403":
+            contract.check(admin.generic(method.upper(), url), 403)
+        elif code == "415":
+            permissions = resolve(url).func.view_class.permission_classes
+            api = as_worker if IsWorker in permissions else as_requester
+            contract.check(api.generic(method.upper(), url, "x", "text/plain"), 415)
+
+
 def test_every_documented_response_is_exercised_and_matches_the_schema(
-    contract, client, requester, make_batch, make_worker, make_requester, pay_service, settings
+    contract,
+    client,
+    requester,
+    make_batch,
+    make_worker,
+    make_requester,
+    pay_service,
+    settings,
+    django_user_model,
 ):
     worker_tasks(contract, make_batch, make_worker)
     requester_batches(contract, requester, make_batch, make_worker, make_requester)
@@ -386,6 +427,7 @@ def test_every_documented_response_is_exercised_and_matches_the_schema(
     worker_login(contract, client)
     worker_payouts(contract, client, make_batch, make_worker, pay_service)
     rate_limits(contract, client, settings)
+    refusals(contract, make_worker(), requester, django_user_model)
 
     # Every operation, and every status each one documents, was answered for real.
     assert contract.operations(contract.documented) - contract.operations(contract.seen) == set()

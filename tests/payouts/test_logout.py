@@ -53,6 +53,15 @@ def test_sign_out_everywhere_ends_every_session_of_that_user(worker, make_worker
     assert Session.objects.count() == 1
 
 
+def test_an_everywhere_flag_that_is_not_a_boolean_is_400_and_signs_nothing_out(worker):
+    """Found by fuzzing: `everywhere=null` used to sign out of this client only, silently."""
+    api = client_for(worker.user)
+    response = api.post(reverse("api-logout") + "?everywhere=null")
+    assert response.status_code == 400
+    assert response.json() == {"everywhere": ["Use true or false."]}
+    assert api.get(reverse("me")).status_code == 200
+
+
 def test_sign_out_everywhere_from_the_page(worker):
     phone, laptop = browser_of(worker.user), browser_of(worker.user)
     phone.post(reverse("logout"), {"everywhere": "1"})
