@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from labeling.models import Rating
 from marketplace.celery import app as celery_app
-from payouts.lightning.fake import FakeBackend
+from payouts.lightning import get_backend
 from payouts.models import Withdrawal
 from tests.payouts.factories import callback, credit_worker, invoice, open_withdrawal
 from tests.processes import free_port
@@ -101,12 +101,13 @@ def test_a_payment_stuck_paying_is_a_reconcile_finding(
 ):
     credit_worker(worker, 50_000)
     withdrawal = open_withdrawal(worker, 21_000)
-    FakeBackend.mode = "hang"  # the node never answers: the row stays `paying`
+    node = get_backend()
+    node.mode = "hang"  # the node never answers: the row stays `paying`
     try:
         with django_capture_on_commit_callbacks(execute=True):
             callback(client, withdrawal.k1, invoice(worker, 21_000))
     finally:
-        FakeBackend.mode = "ok"
+        vars(node).pop("mode", None)
     assert Withdrawal.objects.get(id=withdrawal.id).status == "paying"
     stuck = ("marketplace_reconcile_findings", (("kind", "withdrawal_stuck_paying"),))
 

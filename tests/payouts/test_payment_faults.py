@@ -23,6 +23,7 @@ def node():
     backend = get_backend()
     assert isinstance(backend, FakeBackend)
     yield backend
+    vars(backend).pop("mode", None)  # the cached node goes back to the class's mode
     FakeBackend.mode = "ok"
 
 
