@@ -37,3 +37,11 @@ class Client:
             self.writer.close()
             self.writer = None
         return status, data
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-quantile of request times in seconds, in milliseconds (nan when none)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bench_batch import post_pairwise_batch
-from http_client import Client
+from http_client import Client, pct
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get(
@@ -132,13 +132,6 @@ def run_load(coros_for, seconds: float) -> tuple[dict[str, list[float]], float]:
         return time.perf_counter() - start
 
     return stats, asyncio.run(main())
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
 def start_server(processes: int, threads: int) -> subprocess.Popen:

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from bench_batch import post_pairwise_batch
 from coincurve import PrivateKey
-from http_client import Client
+from http_client import Client, pct
 
 ROOT = Path(__file__).resolve().parent.parent
 NETWORK_ERRORS = (OSError, ConnectionError, asyncio.IncompleteReadError)
@@ -152,13 +152,6 @@ def crowd(port: int, workers: int, seconds: float) -> tuple[Stats, float]:
         return time.perf_counter() - start
 
     return stats, asyncio.run(main())
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
 def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
