@@ -297,11 +297,13 @@ def train_policy_run(run: TrainingRun, progress: ProgressReporter) -> dict[str, 
             lines.write(json.dumps({"prompt": prompt}, ensure_ascii=False) + "\n")
     TrainingRun.objects.filter(id=run.id).update(dataset_path=str(data))
     reward_model = config["reward_model"]
-    if isinstance(reward_model, int):
-        reward_model = TrainingRun.objects.get(id=reward_model).artifact_path
+    if isinstance(reward_model, int):  # a reward run of this site: its trained model
+        reward_model_folder = TrainingRun.objects.get(id=reward_model).artifact_path
+    else:
+        reward_model_folder = resolve_model(reward_model, "reward")
     args = PolicyArgs(
         policy=resolve_model(config["policy"], "policy"),
-        reward_model=resolve_model(reward_model, "reward"),
+        reward_model=reward_model_folder,
         prompts=str(data / "prompts.jsonl"),
         out=str(out),
         **{key: config[key] for key in POLICY_OPTIONS if key not in ("policy", "reward_model")},
