@@ -31,6 +31,7 @@ from labeling.models import Batch, Item
 from ..errors import InvalidTrainingConfig, TrainingFailed
 from ..export import export_preferences
 from ..models import TrainingRun
+from ..pipeline import stack
 from .config import POLICY_OPTIONS, TINY, base_models, check_batch_owner, clean_config
 
 logger = logging.getLogger(__name__)
@@ -121,19 +122,14 @@ class ProgressReporter:
             self.echo(fraction, message)
 
 
-TRAINING_PACKAGES = {"torch", "trl", "transformers", "datasets", "peft", "accelerate", "matplotlib"}
-
-
 def readable_error(error: BaseException) -> str:
     if isinstance(error, TrainingFailed) or type(error).__name__ == "PipelineError":
         return str(error)
-    if isinstance(error, ModuleNotFoundError) and (error.name or "").split(".")[0] in (
-        TRAINING_PACKAGES
-    ):
+    if isinstance(error, ModuleNotFoundError) and stack.is_training_package(error.name):
         return (
             f"This machine cannot train: {error.name} is not installed. Install the train "
-            "extra where the training worker runs: pip install torch==2.13.0 && "
-            "pip install -e '.[train]'."
+            f"extra where the training worker runs: {stack.INSTALL_TRAIN} "
+            f"(or {stack.PIP_INSTALL_TRAIN})."
         )
     return f"{type(error).__name__}: {error}"[:2000]
 
