@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from core.errors import BAD_REQUEST, SIGNED_IN_ONLY, ErrorDetailSerializer, NotFound
 from core.sql import MAX_ID
+from labeling.models import Batch
 from labeling.permissions import IsRequester
 
 from . import selectors
@@ -18,7 +19,7 @@ from .models import TrainingRun
 from .services import runs
 from .services.config import known_model
 
-# The API names run kinds for what they train; the rows keep their historical codes.
+# The API names run kinds for what they train; the rows keep their own codes (rm, ppo).
 KINDS = {"reward": TrainingRun.Kind.REWARD_MODEL, "policy": TrainingRun.Kind.POLICY}
 API_KIND = {code: name for name, code in KINDS.items()}
 # Options each kind takes besides the model, as the API names them.
@@ -59,11 +60,10 @@ class RunInSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         kind = attrs["kind"]
+        other = "policy" if kind == "reward" else "reward"
         foreign = {
             name: [f"Only {other} runs take {name}."]
-            for other, names in KIND_OPTIONS.items()
-            if other != kind
-            for name in names
+            for name in KIND_OPTIONS[other]
             if name in attrs and name not in KIND_OPTIONS[kind]
         }
         if foreign:
@@ -120,6 +120,21 @@ def own_runs(request: Request) -> Any:
     return selectors.visible_runs(user=request.user).prefetch_related("batches")
 
 
+def own_batches(request: Request, ids: list[int]) -> list[Batch]:
+    """The batches by id; any the user may not train on is not found, as an unknown one is."""
+    ids = list(dict.fromkeys(ids))
+    batches = list(selectors.trainable_batches(user=request.user).filter(id__in=ids))
+    missing = sorted(set(ids) - {batch.id for batch in batches})
+    if missing:
+        raise NotFound(f"No batch {', '.join(map(str, missing))} of yours.")
+    return batches
+
+
+def check_own_run(request: Request, run_id: int | None) -> None:
+    if run_id is not None and not own_runs(request).filter(id=run_id).exists():
+        raise NotFound(f"No run {run_id} of yours.")
+
+
 class RunsView(APIView):
     """Start a run on your batches (queued for the training worker), or list your runs."""
 
@@ -138,15 +153,9 @@ class RunsView(APIView):
         data = RunInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = data.validated_data
-        ids = list(dict.fromkeys(fields["batches"]))
-        batches = list(selectors.trainable_batches(user=request.user).filter(id__in=ids))
-        missing = sorted(set(ids) - {batch.id for batch in batches})
-        if missing:
-            raise NotFound(f"No batch {', '.join(map(str, missing))} of yours.")
-        reward_run = fields.get("reward_model")
-        if reward_run is not None and not own_runs(request).filter(id=reward_run).exists():
-            raise NotFound(f"No run {reward_run} of yours.")
-        known_model("model", fields["model"])
+        batches = own_batches(request, fields["batches"])
+        check_own_run(request, fields.get("reward_model"))
+        known_model("model", fields["model"])  # named as the API names it, for either kind
         run = runs.start_run(
             kind=KINDS[fields["kind"]],
             batches=batches,
