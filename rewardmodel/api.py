@@ -166,7 +166,9 @@ class RunsView(APIView):
         run.refresh_from_db()  # without a broker the job ran already, before this line
         return Response(RunOutSerializer(run).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={200: RunListSerializer, **SIGNED_IN_ONLY})
+    @extend_schema(
+        operation_id="v1_runs_list", responses={200: RunListSerializer, **SIGNED_IN_ONLY}
+    )
     def get(self, request: Request) -> Response:
         """Your runs, newest first (the latest 100)."""
         latest = own_runs(request).order_by("-id")[:LIST_LIMIT]
