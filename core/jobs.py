@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
 
 log = logging.getLogger(__name__)
@@ -30,3 +31,15 @@ def enqueue(task_name: str, **kwargs: Any) -> None:
             log.exception("could not queue %s %s; left for its periodic job", task_name, kwargs)
 
     transaction.on_commit(publish)
+
+
+def runs_in_process() -> bool:
+    """Whether jobs run in the process that queues them (no broker: the embedded set-up)."""
+    return settings.CELERY_TASK_ALWAYS_EAGER
+
+
+def check_broker(*, timeout_s: float = 2) -> None:
+    """Raises unless the broker answers. A fresh connection each time: a pooled one could
+    hide a broker that went away."""
+    with current_app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
+        conn.ensure_connection(max_retries=1, timeout=timeout_s)

@@ -2,11 +2,10 @@
 
 import logging
 
-from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
-from marketplace.celery import app
+from core import jobs
 from payouts.lightning import get_backend
 
 logger = logging.getLogger(__name__)
@@ -19,11 +18,9 @@ def _database() -> str:
 
 
 def _broker() -> str:
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if jobs.runs_in_process():
         return "eager"
-    # A fresh connection each time: a pooled one could hide a broker that went away.
-    with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
-        conn.ensure_connection(max_retries=1, timeout=2)
+    jobs.check_broker()
     return "ok"
 
 

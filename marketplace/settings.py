@@ -218,6 +218,7 @@ SPECTACULAR_SETTINGS = {
         "LnurlStatusEnum": ["OK", "ERROR"],
         "LoginPendingStatusEnum": ["pending"],
         "LoginDoneStatusEnum": ["ok"],
+        "TrainingRunStatusEnum": "rewardmodel.models.TrainingRun.Status",
     },
 }
 

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from core.throttles import LoginRateThrottle, throttle_view
 from labeling import api as labeling_api
 from payouts import api as payouts_api
+from rewardmodel import api as rewardmodel_api
 
 from .health import healthz
 from .metrics import metrics
@@ -82,6 +83,8 @@ api_v1 = [
         labeling_api.BatchExportView.as_view(),
         name="batch-export",
     ),
+    path("runs/", rewardmodel_api.RunsView.as_view(), name="runs"),
+    path("runs/<int:run_id>/", rewardmodel_api.RunDetailView.as_view(), name="run-detail"),
 ]
 
 urlpatterns = [

@@ -1,5 +1,8 @@
 """Worker pages about identity and money: sign-in with a wallet, earnings."""
 
+import ipaddress
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -27,6 +30,22 @@ def demo_wallet_enabled() -> bool:
     return settings.DEBUG and settings.LIGHTNING_BACKEND == "fake"
 
 
+def phones_can_sign_in(base_url: str) -> bool:
+    """Whether a phone's wallet can use LNURLs on `base_url`: wallets accept https (plain
+    http only for .onion), at an address other than this computer's own."""
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
+    if host.endswith(".onion"):
+        return parts.scheme in ("http", "https")
+    if parts.scheme != "https" or host in ("", "localhost") or host.endswith(".localhost"):
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return True  # a host name
+    return not (address.is_loopback or address.is_unspecified)
+
+
 @throttle_view(LoginRateThrottle, methods=("GET",))  # each view makes a challenge
 def login_page(request: HttpRequest) -> HttpResponse:
     if hasattr(request.user, "worker"):
@@ -41,6 +60,9 @@ def login_page(request: HttpRequest) -> HttpResponse:
             "offer": offer,
             "qr": qr_svg(offer.lnurl),
             "demo_wallet": demo_wallet_enabled(),
+            "unreachable_base_url": (
+                None if phones_can_sign_in(settings.PUBLIC_BASE_URL) else settings.PUBLIC_BASE_URL
+            ),
         },
     )
 

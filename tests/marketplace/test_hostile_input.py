@@ -13,6 +13,8 @@ from labeling.models import Batch, Rating, Report
 from labeling.services.assignments import next_assignment_for
 from marketplace.urls import api_v1
 from payouts.models import Deposit, Withdrawal
+from rewardmodel.models import TrainingRun
+from rewardmodel.services.runs import start_run
 from tests.conftest import client_for
 from tests.payouts.factories import credit_worker, open_withdrawal
 
@@ -21,6 +23,7 @@ FIELDS = [
     *("name", "task_type", "instructions", "reward_msat", "overlap", "items", "quality"),
     *("amount_msat", "address", "threshold_msat", "ranking", "scores", "rationale"),
     *("reason", "note", "rating_ids", "decision", "k1", "pr", "sig", "key"),
+    *("kind", "batches", "model", "reward_model", "epochs", "algo", "steps", "lr", "batch_size"),
 ]
 
 
@@ -64,13 +67,18 @@ ROUTES = [p for p in api_v1 if isinstance(p, URLPattern)]
 
 
 def row_counts() -> dict[str, int]:
-    return {m.__name__: m.objects.count() for m in (Batch, Rating, Withdrawal, Deposit, Report)}
+    models = (Batch, Rating, Withdrawal, Deposit, Report, TrainingRun)
+    return {m.__name__: m.objects.count() for m in models}
 
 
 @pytest.fixture
 def world(make_batch: Any, worker: Any, requester: Any) -> dict[str, Any]:
-    """A batch, an open assignment, a deposit and an open withdrawal, so that ids resolve."""
+    """A batch, an open assignment, a deposit, an open withdrawal and a training run, so that
+    ids resolve."""
     batch = make_batch()
+    run = start_run(
+        kind="rm", batches=[batch], config={"model": "tiny"}, started_by=requester.user, queue=False
+    )
     assignment = next_assignment_for(worker=worker)
     credit_worker(worker, 5_000)
     withdrawal = open_withdrawal(worker, 2_000)
@@ -80,6 +88,7 @@ def world(make_batch: Any, worker: Any, requester: Any) -> dict[str, Any]:
         "deposit_id": Deposit.objects.filter(requester=requester).first().id,
         "withdrawal_id": withdrawal.id,
         "k1": withdrawal.k1,
+        "run_id": run.id,
     }
 
 

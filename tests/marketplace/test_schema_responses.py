@@ -311,6 +311,19 @@ def requester_money(contract: Contract, requester: Any) -> None:
     contract.check(api.post(reverse("deposit-simulate-payment", args=[999_999])), 404)
 
 
+def requester_runs(contract: Contract, requester: Any, make_batch: Any) -> None:
+    """Runs are started here, not trained: their job is queued once the test commits."""
+    api = client_for(requester.user)
+    batch = make_batch()
+    body = {"kind": "reward", "batches": [batch.id], "model": "tiny"}
+    run = contract.check(api.post(reverse("runs"), body, format="json"), 201)
+    contract.check(api.post(reverse("runs"), {**body, "epochs": 0}, format="json"), 400)
+    contract.check(api.post(reverse("runs"), {**body, "batches": [999_999]}, format="json"), 404)
+    contract.check(api.get(reverse("run-detail", args=[run["id"]])), 200)
+    contract.check(api.get(reverse("run-detail", args=[999_999])), 404)
+    assert contract.check(api.get(reverse("runs")), 200)["results"][0]["id"] == run["id"]
+
+
 def worker_login(contract: Contract, client: Any) -> None:
     offer = contract.check(client.post(reverse("lnurl-auth")), 201)
     poll = reverse("lnurl-auth-poll", args=[offer["k1"]])
@@ -424,6 +437,7 @@ def test_every_documented_response_is_exercised_and_matches_the_schema(
     worker_tasks(contract, make_batch, make_worker)
     requester_batches(contract, requester, make_batch, make_worker, make_requester)
     requester_money(contract, requester)
+    requester_runs(contract, requester, make_batch)
     worker_login(contract, client)
     worker_payouts(contract, client, make_batch, make_worker, pay_service)
     rate_limits(contract, client, settings)
