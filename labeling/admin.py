@@ -219,7 +219,12 @@ class BatchAdmin(OwnRowsMixin, admin.ModelAdmin):
                 "title": _("Dashboard: %(name)s") % {"name": batch.name},
                 "batch": batch,
                 "opts": self.model._meta,
-                "gold_chart": bar_chart(data["gold_accuracy"]),
+                "gold_chart": bar_chart(
+                    data["gold_accuracy"],
+                    empty=_("No worker has answered a gold item yet.")
+                    if batch.gold_count
+                    else _("This batch has no gold items (items with a “gold” answer)."),
+                ),
                 **data,
             },
         )
