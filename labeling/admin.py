@@ -9,9 +9,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.defaultfilters import linebreaksbr
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
@@ -329,55 +332,134 @@ class FlaggedFilter(admin.SimpleListFilter):
         return queryset
 
 
+FLAG_LABELS = {
+    "too_fast": _("too fast"),
+    "straight_lining": _("straight-lining"),
+    "accuracy_drop": _("accuracy drop"),
+}
+# Cells show this much of a text; the whole text is on hover and on the rating's page.
+SHORT_PROMPT = 90
+SHORT_RESPONSE = 50
+HOVER_LIMIT = 2_000
+
+
+def shortened(text: str, limit: int) -> str:
+    """The text cut to `limit` characters, whole (up to HOVER_LIMIT) in its tooltip."""
+    short = Truncator(text).chars(limit)
+    if short == text:
+        return format_html("{}", text)
+    return format_html('<span title="{}">{}</span>', Truncator(text).chars(HOVER_LIMIT), short)
+
+
 @admin.register(Rating)
 class RatingAdmin(OwnRowsMixin, admin.ModelAdmin):
-    """The review screen: pending ratings with the task, the answer, flags and trust."""
+    """The review screen: pending ratings with the task's texts, the answer, flags and trust."""
 
     list_display = (
         "id",
-        "batch",
+        "batch_name",
         "prompt",
         "answer",
-        "worker_id",
-        "trust",
-        "flags",
-        "gold_correct",
-        "seconds",
+        "worker_and_trust",
+        "checks",
         "status",
         "reward_msat",
     )
     list_filter = ("status", FlaggedFilter, ("batch", admin.RelatedOnlyFieldListFilter))
-    readonly_fields = (
-        "assignment",
-        "worker",
-        "item",
-        "batch",
-        "ranking",
-        "scores",
-        "rationale",
-        "status",
-        "reward_msat",
-        "reason",
-        "flags",
-        "gold_correct",
-        "position",
-        "shown_at",
-        "created_at",
-        "reviewed_at",
-        "reviewed_by",
+    fieldsets = (
+        (None, {"fields": ("batch", "item", "worker", "status", "reward_msat", "reason")}),
+        (_("Task and answer"), {"fields": ("prompt_text", "answer_table", "rationale")}),
+        (
+            _("Quality"),
+            {"fields": ("flags", "gold_correct", "position", "seconds", "trust")},
+        ),
+        (
+            _("Record"),
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    "assignment",
+                    "ranking",
+                    "scores",
+                    "shown_at",
+                    "created_at",
+                    "reviewed_at",
+                    "reviewed_by",
+                ),
+            },
+        ),
     )
-    list_select_related = ("batch", "item", "worker")
+    readonly_fields = tuple(name for _title, options in fieldsets for name in options["fields"])
     actions = ["approve_selected", "reject_selected"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return selectors.ratings_with_texts(super().get_queryset(request))
+
+    @admin.display(description=_("Batch"), ordering="batch__name")
+    def batch_name(self, rating: Rating) -> str:
+        return shortened(rating.batch.name, 30)
 
     @admin.display(description=_("Prompt"))
     def prompt(self, rating: Rating) -> str:
-        return rating.item.prompt[:60]
+        return shortened(rating.item.prompt, SHORT_PROMPT)
+
+    @admin.display(description=_("Answer (best first)"))
+    def answer(self, rating: Rating) -> str:
+        responses = selectors.answered_responses(rating=rating)
+        if rating.scores is not None:
+            return format_html(
+                '<ul class="answer">{}</ul>',
+                format_html_join(
+                    "",
+                    "<li><b>{}</b> {}</li>",
+                    ((r.score, shortened(r.text, SHORT_RESPONSE)) for r in responses),
+                ),
+            )
+        return format_html(
+            '<ol class="answer">{}</ol>',
+            format_html_join(
+                "", "<li>{}</li>", ((shortened(r.text, SHORT_RESPONSE),) for r in responses)
+            ),
+        )
+
+    @admin.display(description=_("Prompt"))
+    def prompt_text(self, rating: Rating) -> str:
+        return format_html('<div class="task-text">{}</div>', linebreaksbr(rating.item.prompt))
 
     @admin.display(description=_("Answer"))
-    def answer(self, rating: Rating) -> str:
-        if rating.scores is not None:
-            return ", ".join(f"{k}: {v}" for k, v in rating.scores.items())
-        return " > ".join(rating.ranking or [])
+    def answer_table(self, rating: Rating) -> str:
+        responses = selectors.answered_responses(rating=rating)
+        likert = rating.scores is not None
+        gold = rating.item.gold is not None
+
+        def verdict(response: selectors.AnsweredResponse) -> str:
+            if likert:
+                return _("score %(score)s of 7") % {"score": response.score}
+            if response.rank == 1:
+                return _("chosen") if len(responses) == 2 else _("1st (best)")
+            return _("not chosen") if len(responses) == 2 else f"{response.rank}."
+
+        head = [_("Answer"), _("Response"), _("Shown"), _("Text")] + ([_("Gold")] if gold else [])
+        rows = format_html_join(
+            "",
+            '<tr class="{}"><td>{}</td><td>{}</td><td>{}</td><td class="task-text">{}</td>{}</tr>',
+            (
+                (
+                    "chosen" if r.rank == 1 else "",
+                    verdict(r),
+                    r.key,
+                    r.shown_at or "-",
+                    linebreaksbr(r.text),
+                    format_html("<td>{}</td>", r.gold_rank) if gold else "",
+                )
+                for r in responses
+            ),
+        )
+        return format_html(
+            '<table class="answer-table"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+            format_html_join("", "<th>{}</th>", ((title,) for title in head)),
+            rows,
+        )
 
     @admin.display(description=_("Trust"))
     def trust(self, rating: Rating) -> str:
@@ -386,6 +468,25 @@ class RatingAdmin(OwnRowsMixin, admin.ModelAdmin):
     @admin.display(description=_("Seconds"))
     def seconds(self, rating: Rating) -> str:
         return f"{rating.seconds_taken:.0f}"
+
+    @admin.display(description=_("Worker, trust"), ordering="worker_id")
+    def worker_and_trust(self, rating: Rating) -> str:
+        return format_html(
+            '{}<br><span class="trust">{}</span>',
+            rating.worker_id,
+            _("trust %(trust)s") % {"trust": self.trust(rating)},
+        )
+
+    @admin.display(description=_("Checks"))
+    def checks(self, rating: Rating) -> str:
+        """Time taken, quality flags and the gold check, one short line each."""
+        lines = [_("%(n)s s") % {"n": self.seconds(rating)}]
+        lines += [FLAG_LABELS.get(flag, flag) for flag in rating.flags]
+        if rating.gold_correct is not None:
+            lines.append(_("gold right") if rating.gold_correct else _("gold wrong"))
+        return format_html_join(
+            mark_safe("<br>"), '<span class="check">{}</span>', ((line,) for line in lines)
+        )
 
     def _review(
         self, request: HttpRequest, queryset: QuerySet, *, approve: bool, reason: str = ""
