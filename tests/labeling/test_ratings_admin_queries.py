@@ -15,9 +15,7 @@ def queries_for(client: Client, url: str) -> int:
     return len(captured)
 
 
-def test_ratings_list_costs_the_same_queries_for_1_and_20_rows(
-    make_batch, make_worker, requester
-):
+def test_ratings_list_costs_the_same_queries_for_1_and_20_rows(make_batch, make_worker, requester):
     make_batch("ranking", items=plain_items(20), quality={"review_mode": "manual"})
     client = Client()
     client.force_login(requester.user)
