@@ -6,6 +6,7 @@ A requester is staff but not superuser and sees only its own rows.
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -16,15 +17,17 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from core.errors import DomainError
 
 from . import selectors
-from .batch_files import read_batch_upload
+from .batch_files import parse_batch_file
 from .charts import bar_chart, progress_bar, sparkline
-from .models import Batch, Item, Rating, Report, Requester, TaskType, Worker
+from .models import Batch, Item, Rating, Report, Requester, StagedUpload, TaskType, Worker
 from .models import Response as TaskResponse
-from .services import assignments, batches, review
+from .services import assignments, batches, review, uploads
+from .templatetags.money import msat_as_sats
 
 
 class OwnRowsMixin:
@@ -60,11 +63,15 @@ class BatchUploadForm(forms.Form):
         help_text=_("How many different workers rate each item."),
     )
     file = forms.FileField(
+        required=False,
         help_text=_(
             'JSONL: one {"prompt", "responses": [{"id", "text"}], "gold"?} per line; '
-            "or CSV with columns prompt,response_a,response_b."
-        )
+            "or CSV with columns prompt,response_a,response_b. Pairwise items take exactly "
+            "2 responses, ranking 2 to 9, Likert 1 to 9."
+        ),
     )
+    # The file chosen on an earlier try of this form, kept on the server (StagedUpload).
+    staged_file = forms.CharField(required=False, widget=forms.HiddenInput)
     review_mode = forms.ChoiceField(choices=Batch.Review.choices, initial=Batch.Review.AUTO)
     auto_approve_trust = forms.FloatField(
         min_value=0,
@@ -101,20 +108,91 @@ class BatchUploadForm(forms.Form):
         "gold_overlap",
     )
 
-    def quality(self) -> dict[str, Any]:
-        return {name: self.cleaned_data[name] for name in self.QUALITY_FIELDS}
+    def __init__(self, *args: Any, requester: Requester, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.requester = requester
+        self.staged: StagedUpload | None = None
+
+    def batch_fields(self) -> dict[str, Any]:
+        """The cleaned form as the keyword arguments of new_batch and create_batch."""
+        data = self.cleaned_data
+        return {
+            "requester": self.requester,
+            "name": data["name"],
+            "task_type": data["task_type"],
+            "instructions": data["instructions"],
+            "reward_msat": data["reward_msat"],
+            "overlap": data["overlap"],
+            "items": data["items"],
+            "quality": {name: data[name] for name in self.QUALITY_FIELDS},
+        }
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        upload = data.get("file")
-        if upload is None or "task_type" not in data:
+        self.staged = self._batch_file(data)
+        if self.staged is None or "task_type" not in data:
             return data
         try:
-            raw = read_batch_upload(upload)
+            raw = parse_batch_file(
+                name=self.staged.name,
+                content=bytes(self.staged.content),
+                max_items=settings.BATCH_MAX_ITEMS,
+            )
             data["items"] = batches.validate_items(task_type=data["task_type"], items=raw)
         except DomainError as error:
             raise forms.ValidationError(error.message()) from error
         return data
+
+    def _batch_file(self, data: dict[str, Any]) -> StagedUpload | None:
+        """A newly chosen file, kept for the next try, or the one kept from an earlier try."""
+        if data.get("file") is not None:
+            try:
+                return uploads.stage_upload(requester=self.requester, upload=data["file"])
+            except DomainError as error:
+                self.add_error("file", error.message())
+                return None
+        if data.get("staged_file"):
+            staged_id = data["staged_file"]
+            staged = (
+                selectors.staged_upload(requester=self.requester, upload_id=int(staged_id))
+                if staged_id.isdigit() and len(staged_id) < 19
+                else None
+            )
+            if staged is None:
+                self.add_error("file", _("The file chosen earlier has expired: choose it again."))
+            return staged
+        self.add_error("file", _("Choose a JSONL or CSV file."))
+        return None
+
+
+def cost_rows(batch: Batch) -> list[dict[str, Any]]:
+    """The batch's cost terms as the upload preview's lines."""
+    rows = []
+    for term in batch.cost_terms():
+        if term.kind == "bonus":
+            what = _("Quality bonus for trusted workers, at most")
+        else:
+            items = (
+                ngettext("%(n)d gold item", "%(n)d gold items", term.items)
+                if term.kind == "gold"
+                else ngettext("%(n)d item", "%(n)d items", term.items)
+            ) % {"n": term.items}
+            workers = ngettext("%(n)d worker", "%(n)d workers", term.per_item) % {
+                "n": term.per_item
+            }
+            what = f"{items} \N{MULTIPLICATION SIGN} {workers}"
+            if term.kind == "gold" and not term.msat_per_rating:
+                what += " " + _("(gold answers are not paid)")
+        rows.append(
+            {
+                "kind": term.kind,
+                "what": what,
+                "ratings": term.ratings,
+                "per_rating": msat_as_sats(term.msat_per_rating),
+                "amount": msat_as_sats(term.msat),
+            }
+        )
+    return rows
 
 
 @admin.register(Batch)
@@ -245,38 +323,45 @@ class BatchAdmin(OwnRowsMixin, admin.ModelAdmin):
     ) -> HttpResponse:
         if not self.has_add_permission(request):
             return HttpResponseRedirect(reverse("admin:labeling_batch_changelist"))
-        form = BatchUploadForm(request.POST or None, request.FILES or None)
+        form = BatchUploadForm(
+            request.POST or None, request.FILES or None, requester=request.user.requester
+        )
+        preview = None
         if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
             try:
-                batch = batches.create_batch(
-                    requester=request.user.requester,
-                    name=data["name"],
-                    task_type=data["task_type"],
-                    instructions=data["instructions"],
-                    reward_msat=data["reward_msat"],
-                    overlap=data["overlap"],
-                    items=data["items"],
-                    quality=form.quality(),
-                )
+                preview = batches.new_batch(**form.batch_fields())
+                # Confirmed at the cost shown; a field changed since shows the new cost.
+                confirmed = request.POST.get("confirm_cost_msat") == str(preview.cost_msat)
+                if "create" in request.POST and confirmed:
+                    return self._create_batch(request, form)
+                if "create" in request.POST:
+                    form.add_error(
+                        None, _("The cost changed with your last edits: check it and confirm.")
+                    )
             except DomainError as error:
                 form.add_error(None, error.message())
-            else:
-                self.message_user(
-                    request,
-                    _("Batch “%(name)s” created with %(n)d items.")
-                    % {"name": batch.name, "n": batch.items_count},
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(reverse("admin:labeling_batch_changelist"))
         context = {
             **self.admin_site.each_context(request),
             "title": _("Upload a batch"),
             "form": form,
+            "preview": preview,
+            "cost_rows": cost_rows(preview) if preview is not None else [],
             "opts": self.model._meta,
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/labeling/batch/upload.html", context)
+
+    def _create_batch(self, request: HttpRequest, form: BatchUploadForm) -> HttpResponse:
+        batch = batches.create_batch(**form.batch_fields())
+        if form.staged is not None:
+            uploads.discard_upload(upload=form.staged)
+        self.message_user(
+            request,
+            _("Batch “%(name)s” created with %(n)d items; %(cost)s reserved.")
+            % {"name": batch.name, "n": batch.items_count, "cost": msat_as_sats(batch.cost_msat)},
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:labeling_batch_changelist"))
 
 
 class ResponseInline(admin.TabularInline):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.utils import timezone
 
 from .markdown import render_markdown
 from .models import (
@@ -16,6 +17,7 @@ from .models import (
     Rating,
     Requester,
     Response,
+    StagedUpload,
     TaskType,
     TrustSnapshot,
     Worker,
@@ -328,3 +330,11 @@ def answered_responses(*, rating: Rating) -> list[AnsweredResponse]:
     if ranks:
         responses.sort(key=lambda response: ranks.get(response.key, len(ranks) + 1))
     return responses
+
+
+def staged_upload(*, requester: Requester, upload_id: int) -> StagedUpload | None:
+    """The requester's kept batch file, unless it has expired."""
+    fresh_since = timezone.now() - StagedUpload.LIFETIME
+    return StagedUpload.objects.filter(
+        id=upload_id, requester=requester, created_at__gte=fresh_since
+    ).first()

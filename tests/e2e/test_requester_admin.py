@@ -51,7 +51,7 @@ def test_batch_page_links_to_its_dashboard_items_and_ratings(
     expect(page.locator("#result_list tbody tr")).to_have_count(3)
     expect(page.locator("#result_list")).not_to_contain_text("plain 10")
 
-    page.go_back()
+    page.goto(f"/admin/labeling/batch/{batch.id}/change/")
     tools.get_by_role("link", name="Ratings").click()
     expect(page.locator("#result_list tbody tr")).to_have_count(1)
     page.goto(f"/admin/labeling/batch/{other.id}/change/")
