@@ -111,3 +111,15 @@ def test_cost_terms_add_up_to_every_slot_at_the_highest_pay(
     paid_slots = plain * overlap + (gold * gold_overlap if pay_gold else 0)
     assert batch.cost_msat == (reward_msat + reward_msat * bonus_percent // 100) * paid_slots
     assert sum(t.ratings for t in batch.cost_terms() if t.kind != "bonus") == batch.ratings_needed
+
+
+def test_the_preview_speaks_the_requesters_language(requester):
+    client = admin_client(requester)
+    page = client.post(
+        URL,
+        {**FIELDS, "preview": "1", "file": SimpleUploadedFile("a.jsonl", LINE * 3)},
+        HTTP_ACCEPT_LANGUAGE="es",
+    ).content.decode()
+    assert "Lo que costará este lote" in page
+    assert "3 elementos \N{MULTIPLICATION SIGN} 2 evaluadores" in page
+    assert "Crear el lote y reservar 6 sats" in page
