@@ -21,7 +21,7 @@ from django.utils.translation import ngettext
 
 from core.errors import DomainError
 
-from . import selectors
+from . import balances, selectors
 from .batch_files import parse_batch_file
 from .charts import bar_chart, progress_bar, sparkline
 from .models import Batch, Item, Rating, Report, Requester, StagedUpload, TaskType, Worker
@@ -346,6 +346,9 @@ class BatchAdmin(OwnRowsMixin, admin.ModelAdmin):
             "form": form,
             "preview": preview,
             "cost_rows": cost_rows(preview) if preview is not None else [],
+            "available_msat": balances.requester_available_msat(request.user.requester)
+            if preview is not None
+            else None,
             "opts": self.model._meta,
             **(extra_context or {}),
         }

@@ -72,6 +72,7 @@ def test_preview_shows_ratings_and_cost_with_gold_before_anything_is_reserved(
     )
     expect(page.locator("#cost-ratings")).to_have_text("14")
     expect(page.locator("#cost-total")).to_have_text("70 sats")
+    expect(page.locator("#cost-balance")).to_have_text("Your available balance: 1,000 sats.")
     assert Batch.objects.count() == 0
     assert balances(lab) == (1_000_000, 0)  # nothing reserved by looking
 
@@ -138,3 +139,23 @@ def test_ranking_limits_read_as_a_range(page: Any, tmp_path: Path) -> None:
     expect(page.locator(".errornote")).to_have_text(
         "Line 1: a ranking task needs 2 to 9 responses (this one has 1)."
     )
+
+
+def test_the_preview_warns_when_the_balance_does_not_cover_the_cost(
+    new_page: Callable[..., Any], tmp_path: Path
+) -> None:
+    requester_with_login("poor-lab")  # nothing deposited
+    page = new_page(**LAPTOP)
+    admin_login(page, "poor-lab")
+    page.goto("/admin/labeling/batch/add/")
+    fill(page, name="Unfunded", reward_msat="1000", overlap="1")
+    items = [{"prompt": "q", "responses": PAIR}]
+    page.get_by_label("File").set_input_files(write_items(tmp_path / "one.jsonl", items))
+    page.get_by_role("button", name="Preview cost").click()
+    expect(page.locator("#cost-uncovered")).to_have_text(
+        "Your available balance, 0 sats, does not cover it: deposit more first."
+    )
+    page.get_by_role("button", name="Create batch and reserve 1 sat").click()
+    expect(page.locator(".errornote").first).to_contain_text("balance")
+    expect(page.locator("#kept-file")).to_contain_text("one.jsonl")  # still kept for later
+    assert Batch.objects.count() == 0
