@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from labeling.models import Batch, Requester
 from tests.conftest import client_for
+from tests.e2e.test_content_security_policy import violations
 from tests.e2e.test_requester_flow import admin_login, requester_with_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -52,6 +53,7 @@ def balances(requester: Requester) -> tuple[int, int]:
 def test_preview_shows_ratings_and_cost_with_gold_before_anything_is_reserved(
     page: Any, lab: Requester, tmp_path: Path
 ) -> None:
+    seen = violations(page)
     items = [
         {"prompt": "Capital of France?", "responses": PAIR, "gold": ["a", "b"]},
         {"prompt": "Capital of Spain?", "responses": PAIR},
@@ -79,6 +81,7 @@ def test_preview_shows_ratings_and_cost_with_gold_before_anything_is_reserved(
     page.get_by_role("button", name="Create batch and reserve 70 sats").click()
     expect(page.locator(".messagelist")).to_contain_text("created with 3 items; 70 sats reserved")
     assert balances(lab) == (1_000_000 - 70_000, 70_000)  # what the preview said
+    assert seen == []
 
 
 def test_a_field_changed_after_the_preview_shows_the_new_cost_to_confirm(

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from labeling.models import Batch, Requester
 from labeling.services import assignments as assignment_services
 from labeling.services import ratings as rating_services
+from tests.e2e.test_content_security_policy import violations
 from tests.e2e.test_requester_flow import admin_login, requester_with_login
 from tests.labeling.quality_helpers import answer, gold_items, plain_items
 
@@ -186,6 +187,7 @@ def test_rating_page_shows_the_prompt_and_each_answer_with_the_choice(
     )
     chosen = answer(worker, lambda a: "b")
     page = laptop
+    seen = violations(page)
     admin_login(page, "laptop-lab")
 
     page.goto(f"/admin/labeling/rating/{chosen.id}/change/")
@@ -206,3 +208,4 @@ def test_rating_page_shows_the_prompt_and_each_answer_with_the_choice(
             re.compile(r"score 2 of 7\s*yo.*Yo\."),
         ]
     )
+    assert seen == []  # the texts' tables need no inline style or script
