@@ -527,7 +527,14 @@ class RatingAdmin(OwnRowsMixin, admin.ModelAdmin):
                 return _("chosen") if len(responses) == 2 else _("1st (best)")
             return _("not chosen") if len(responses) == 2 else f"{response.rank}."
 
-        head = [_("Answer"), _("Response"), _("Shown"), _("Text")] + ([_("Gold")] if gold else [])
+        def known(response: selectors.AnsweredResponse) -> str:
+            if len(responses) == 2:
+                return _("right answer") if response.gold_rank == 1 else ""
+            return f"{response.gold_rank}."
+
+        head = [_("Answer"), _("Response"), _("Shown"), _("Text")]
+        if gold:
+            head.append(_("Known answer"))
         rows = format_html_join(
             "",
             '<tr class="{}"><td>{}</td><td>{}</td><td>{}</td><td class="task-text">{}</td>{}</tr>',
@@ -538,7 +545,7 @@ class RatingAdmin(OwnRowsMixin, admin.ModelAdmin):
                     r.key,
                     r.shown_at or "-",
                     linebreaksbr(r.text),
-                    format_html("<td>{}</td>", r.gold_rank) if gold else "",
+                    format_html("<td>{}</td>", known(r)) if gold else "",
                 )
                 for r in responses
             ),

@@ -198,7 +198,8 @@ def test_rating_page_shows_the_prompt_and_each_answer_with_the_choice(
     expect(table.first).to_contain_text("Lyon.")
     expect(table.nth(1)).to_contain_text("not chosen")
     expect(table.nth(1)).to_contain_text("Paris.")
-    expect(page.locator(".answer-table thead")).to_contain_text("Gold")
+    expect(page.locator(".answer-table thead")).to_contain_text("Known answer")
+    expect(table.nth(1)).to_contain_text("right answer")  # Paris, which this worker missed
 
     page.goto(f"/admin/labeling/rating/{scored.id}/change/")
     expect(page.locator(".field-prompt_text")).to_contain_text("Rate each greeting.")
