@@ -36,13 +36,26 @@ class OwnRowsMixin:
     requester_path = "batch__requester"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        queryset = super().get_queryset(request)  # type: ignore[misc]
-        if request.user.is_superuser:
-            return queryset
-        requester = getattr(request.user, "requester", None)
-        if requester is None:
-            return queryset.none()
-        return queryset.filter(**{self.requester_path: requester})
+        return selectors.visible_to(
+            user=request.user,
+            rows=super().get_queryset(request),  # type: ignore[misc]
+            requester_path=self.requester_path,
+        )
+
+
+class OwnBatchFilter(admin.RelatedOnlyFieldListFilter):
+    """The requester's own batches, all of them and always shown: a batch's "Ratings" link
+    filters by it even when it has no ratings yet or is the only batch (Django drops a
+    filter with fewer than two choices, and with it the filtering)."""
+
+    def has_output(self) -> bool:
+        return True
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list:
+        own = selectors.visible_to(
+            user=request.user, rows=Batch.objects.all(), requester_path="requester"
+        ).values("pk")
+        return field.get_choices(include_blank=False, limit_choices_to={"pk__in": own})
 
 
 class BatchUploadForm(forms.Form):
@@ -379,7 +392,7 @@ class ResponseInline(admin.TabularInline):
 class ItemAdmin(OwnRowsMixin, admin.ModelAdmin):
     list_display = ("id", "batch", "position", "short_prompt", "slots_left", "blocked", "is_gold")
     # Only the batches of the rows this admin shows (the requester's own), not every batch.
-    list_filter = ("blocked", ("batch", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("blocked", ("batch", OwnBatchFilter))
     search_fields = ("prompt",)
     readonly_fields = ("batch", "position", "prompt", "gold", "slots_left")
     fields = ("batch", "position", "prompt", "gold", "slots_left", "blocked")
@@ -453,7 +466,7 @@ class RatingAdmin(OwnRowsMixin, admin.ModelAdmin):
         "status",
         "reward_msat",
     )
-    list_filter = ("status", FlaggedFilter, ("batch", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("status", FlaggedFilter, ("batch", OwnBatchFilter))
     fieldsets = (
         (None, {"fields": ("batch", "item", "worker", "status", "reward_msat", "reason")}),
         (_("Task and answer"), {"fields": ("prompt_text", "answer_table", "rationale")}),

@@ -89,6 +89,17 @@ def batches_of(*, requester: Requester) -> QuerySet[Batch]:
     return Batch.objects.filter(requester=requester)
 
 
+def visible_to(*, user: Any, rows: QuerySet, requester_path: str) -> QuerySet:
+    """Every row for an operator (superuser), a requester's own (`requester_path` leads
+    from a row to its requester), none for other staff."""
+    if user.is_superuser:
+        return rows
+    requester = getattr(user, "requester", None)
+    if requester is None:
+        return rows.none()
+    return rows.filter(**{requester_path: requester})
+
+
 def batch_progress(*, batch: Batch) -> dict[str, Any]:
     totals = batch.ratings.aggregate(
         done=Count("id", filter=~Q(status=Rating.Status.REJECTED)),
