@@ -6,22 +6,28 @@ A requester is staff but not superuser and sees only its own rows.
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.defaultfilters import linebreaksbr
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from core.errors import DomainError
 
-from . import selectors
-from .batch_files import read_batch_upload
+from . import balances, selectors
+from .batch_files import parse_batch_file
 from .charts import bar_chart, progress_bar, sparkline
-from .models import Batch, Item, Rating, Report, Requester, TaskType, Worker
+from .models import Batch, Item, Rating, Report, Requester, StagedUpload, TaskType, Worker
 from .models import Response as TaskResponse
-from .services import assignments, batches, review
+from .services import assignments, batches, review, uploads
+from .templatetags.money import msat_as_sats
 
 
 class OwnRowsMixin:
@@ -30,13 +36,26 @@ class OwnRowsMixin:
     requester_path = "batch__requester"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        queryset = super().get_queryset(request)  # type: ignore[misc]
-        if request.user.is_superuser:
-            return queryset
-        requester = getattr(request.user, "requester", None)
-        if requester is None:
-            return queryset.none()
-        return queryset.filter(**{self.requester_path: requester})
+        return selectors.visible_to(
+            user=request.user,
+            rows=super().get_queryset(request),  # type: ignore[misc]
+            requester_path=self.requester_path,
+        )
+
+
+class OwnBatchFilter(admin.RelatedOnlyFieldListFilter):
+    """The requester's own batches, all of them and always shown: a batch's "Ratings" link
+    filters by it even when it has no ratings yet or is the only batch (Django drops a
+    filter with fewer than two choices, and with it the filtering)."""
+
+    def has_output(self) -> bool:
+        return True
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list:
+        own = selectors.visible_to(
+            user=request.user, rows=Batch.objects.all(), requester_path="requester"
+        ).values("pk")
+        return field.get_choices(include_blank=False, limit_choices_to={"pk__in": own})
 
 
 class BatchUploadForm(forms.Form):
@@ -57,11 +76,15 @@ class BatchUploadForm(forms.Form):
         help_text=_("How many different workers rate each item."),
     )
     file = forms.FileField(
+        required=False,
         help_text=_(
             'JSONL: one {"prompt", "responses": [{"id", "text"}], "gold"?} per line; '
-            "or CSV with columns prompt,response_a,response_b."
-        )
+            "or CSV with columns prompt,response_a,response_b. Pairwise items take exactly "
+            "2 responses, ranking 2 to 9, Likert 1 to 9."
+        ),
     )
+    # The file chosen on an earlier try of this form, kept on the server (StagedUpload).
+    staged_file = forms.CharField(required=False, widget=forms.HiddenInput)
     review_mode = forms.ChoiceField(choices=Batch.Review.choices, initial=Batch.Review.AUTO)
     auto_approve_trust = forms.FloatField(
         min_value=0,
@@ -98,20 +121,91 @@ class BatchUploadForm(forms.Form):
         "gold_overlap",
     )
 
-    def quality(self) -> dict[str, Any]:
-        return {name: self.cleaned_data[name] for name in self.QUALITY_FIELDS}
+    def __init__(self, *args: Any, requester: Requester, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.requester = requester
+        self.staged: StagedUpload | None = None
+
+    def batch_fields(self) -> dict[str, Any]:
+        """The cleaned form as the keyword arguments of new_batch and create_batch."""
+        data = self.cleaned_data
+        return {
+            "requester": self.requester,
+            "name": data["name"],
+            "task_type": data["task_type"],
+            "instructions": data["instructions"],
+            "reward_msat": data["reward_msat"],
+            "overlap": data["overlap"],
+            "items": data["items"],
+            "quality": {name: data[name] for name in self.QUALITY_FIELDS},
+        }
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        upload = data.get("file")
-        if upload is None or "task_type" not in data:
+        self.staged = self._batch_file(data)
+        if self.staged is None or "task_type" not in data:
             return data
         try:
-            raw = read_batch_upload(upload)
+            raw = parse_batch_file(
+                name=self.staged.name,
+                content=bytes(self.staged.content),
+                max_items=settings.BATCH_MAX_ITEMS,
+            )
             data["items"] = batches.validate_items(task_type=data["task_type"], items=raw)
         except DomainError as error:
             raise forms.ValidationError(error.message()) from error
         return data
+
+    def _batch_file(self, data: dict[str, Any]) -> StagedUpload | None:
+        """A newly chosen file, kept for the next try, or the one kept from an earlier try."""
+        if data.get("file") is not None:
+            try:
+                return uploads.stage_upload(requester=self.requester, upload=data["file"])
+            except DomainError as error:
+                self.add_error("file", error.message())
+                return None
+        if data.get("staged_file"):
+            staged_id = data["staged_file"]
+            staged = (
+                selectors.staged_upload(requester=self.requester, upload_id=int(staged_id))
+                if staged_id.isdigit() and len(staged_id) < 19
+                else None
+            )
+            if staged is None:
+                self.add_error("file", _("The file chosen earlier has expired: choose it again."))
+            return staged
+        self.add_error("file", _("Choose a JSONL or CSV file."))
+        return None
+
+
+def cost_rows(batch: Batch) -> list[dict[str, Any]]:
+    """The batch's cost terms as the upload preview's lines."""
+    rows = []
+    for term in batch.cost_terms():
+        if term.kind == "bonus":
+            what = _("Quality bonus for trusted workers, at most")
+        else:
+            items = (
+                ngettext("%(n)d gold item", "%(n)d gold items", term.items)
+                if term.kind == "gold"
+                else ngettext("%(n)d item", "%(n)d items", term.items)
+            ) % {"n": term.items}
+            workers = ngettext("%(n)d worker", "%(n)d workers", term.per_item) % {
+                "n": term.per_item
+            }
+            what = f"{items} \N{MULTIPLICATION SIGN} {workers}"
+            if term.kind == "gold" and not term.msat_per_rating:
+                what += " " + _("(gold answers are not paid)")
+        rows.append(
+            {
+                "kind": term.kind,
+                "what": what,
+                "ratings": term.ratings,
+                "per_rating": msat_as_sats(term.msat_per_rating),
+                "amount": msat_as_sats(term.msat),
+            }
+        )
+    return rows
 
 
 @admin.register(Batch)
@@ -219,7 +313,12 @@ class BatchAdmin(OwnRowsMixin, admin.ModelAdmin):
                 "title": _("Dashboard: %(name)s") % {"name": batch.name},
                 "batch": batch,
                 "opts": self.model._meta,
-                "gold_chart": bar_chart(data["gold_accuracy"]),
+                "gold_chart": bar_chart(
+                    data["gold_accuracy"],
+                    empty=_("No worker has answered a gold item yet.")
+                    if batch.gold_count
+                    else _("This batch has no gold items (items with a “gold” answer)."),
+                ),
                 **data,
             },
         )
@@ -237,38 +336,48 @@ class BatchAdmin(OwnRowsMixin, admin.ModelAdmin):
     ) -> HttpResponse:
         if not self.has_add_permission(request):
             return HttpResponseRedirect(reverse("admin:labeling_batch_changelist"))
-        form = BatchUploadForm(request.POST or None, request.FILES or None)
+        form = BatchUploadForm(
+            request.POST or None, request.FILES or None, requester=request.user.requester
+        )
+        preview = None
         if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
             try:
-                batch = batches.create_batch(
-                    requester=request.user.requester,
-                    name=data["name"],
-                    task_type=data["task_type"],
-                    instructions=data["instructions"],
-                    reward_msat=data["reward_msat"],
-                    overlap=data["overlap"],
-                    items=data["items"],
-                    quality=form.quality(),
-                )
+                preview = batches.new_batch(**form.batch_fields())
+                # Confirmed at the cost shown; a field changed since shows the new cost.
+                confirmed = request.POST.get("confirm_cost_msat") == str(preview.cost_msat)
+                if "create" in request.POST and confirmed:
+                    return self._create_batch(request, form)
+                if "create" in request.POST:
+                    form.add_error(
+                        None, _("The cost changed with your last edits: check it and confirm.")
+                    )
             except DomainError as error:
                 form.add_error(None, error.message())
-            else:
-                self.message_user(
-                    request,
-                    _("Batch “%(name)s” created with %(n)d items.")
-                    % {"name": batch.name, "n": batch.items_count},
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(reverse("admin:labeling_batch_changelist"))
         context = {
             **self.admin_site.each_context(request),
             "title": _("Upload a batch"),
             "form": form,
+            "preview": preview,
+            "cost_rows": cost_rows(preview) if preview is not None else [],
+            "available_msat": balances.requester_available_msat(request.user.requester)
+            if preview is not None
+            else None,
             "opts": self.model._meta,
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/labeling/batch/upload.html", context)
+
+    def _create_batch(self, request: HttpRequest, form: BatchUploadForm) -> HttpResponse:
+        batch = batches.create_batch(**form.batch_fields())
+        if form.staged is not None:
+            uploads.discard_upload(upload=form.staged)
+        self.message_user(
+            request,
+            _("Batch “%(name)s” created with %(n)d items; %(cost)s reserved.")
+            % {"name": batch.name, "n": batch.items_count, "cost": msat_as_sats(batch.cost_msat)},
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:labeling_batch_changelist"))
 
 
 class ResponseInline(admin.TabularInline):
@@ -283,7 +392,7 @@ class ResponseInline(admin.TabularInline):
 class ItemAdmin(OwnRowsMixin, admin.ModelAdmin):
     list_display = ("id", "batch", "position", "short_prompt", "slots_left", "blocked", "is_gold")
     # Only the batches of the rows this admin shows (the requester's own), not every batch.
-    list_filter = ("blocked", ("batch", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("blocked", ("batch", OwnBatchFilter))
     search_fields = ("prompt",)
     readonly_fields = ("batch", "position", "prompt", "gold", "slots_left")
     fields = ("batch", "position", "prompt", "gold", "slots_left", "blocked")
@@ -324,55 +433,141 @@ class FlaggedFilter(admin.SimpleListFilter):
         return queryset
 
 
+FLAG_LABELS = {
+    "too_fast": _("too fast"),
+    "straight_lining": _("straight-lining"),
+    "accuracy_drop": _("accuracy drop"),
+}
+# Cells show this much of a text; the whole text is on hover and on the rating's page.
+SHORT_PROMPT = 90
+SHORT_RESPONSE = 50
+HOVER_LIMIT = 2_000
+
+
+def shortened(text: str, limit: int) -> str:
+    """The text cut to `limit` characters, whole (up to HOVER_LIMIT) in its tooltip."""
+    short = Truncator(text).chars(limit)
+    if short == text:
+        return format_html("{}", text)
+    return format_html('<span title="{}">{}</span>', Truncator(text).chars(HOVER_LIMIT), short)
+
+
 @admin.register(Rating)
 class RatingAdmin(OwnRowsMixin, admin.ModelAdmin):
-    """The review screen: pending ratings with the task, the answer, flags and trust."""
+    """The review screen: pending ratings with the task's texts, the answer, flags and trust."""
 
     list_display = (
         "id",
-        "batch",
+        "batch_name",
         "prompt",
         "answer",
-        "worker_id",
-        "trust",
-        "flags",
-        "gold_correct",
-        "seconds",
+        "worker_and_trust",
+        "checks",
         "status",
         "reward_msat",
     )
-    list_filter = ("status", FlaggedFilter, ("batch", admin.RelatedOnlyFieldListFilter))
-    readonly_fields = (
-        "assignment",
-        "worker",
-        "item",
-        "batch",
-        "ranking",
-        "scores",
-        "rationale",
-        "status",
-        "reward_msat",
-        "reason",
-        "flags",
-        "gold_correct",
-        "position",
-        "shown_at",
-        "created_at",
-        "reviewed_at",
-        "reviewed_by",
+    list_filter = ("status", FlaggedFilter, ("batch", OwnBatchFilter))
+    fieldsets = (
+        (None, {"fields": ("batch", "item", "worker", "status", "reward_msat", "reason")}),
+        (_("Task and answer"), {"fields": ("prompt_text", "answer_table", "rationale")}),
+        (
+            _("Quality"),
+            {"fields": ("flags", "gold_correct", "position", "seconds", "trust")},
+        ),
+        (
+            _("Record"),
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    "assignment",
+                    "ranking",
+                    "scores",
+                    "shown_at",
+                    "created_at",
+                    "reviewed_at",
+                    "reviewed_by",
+                ),
+            },
+        ),
     )
-    list_select_related = ("batch", "item", "worker")
+    readonly_fields = tuple(name for _title, options in fieldsets for name in options["fields"])
     actions = ["approve_selected", "reject_selected"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return selectors.ratings_with_texts(super().get_queryset(request))
+
+    @admin.display(description=_("Batch"), ordering="batch__name")
+    def batch_name(self, rating: Rating) -> str:
+        return shortened(rating.batch.name, 30)
 
     @admin.display(description=_("Prompt"))
     def prompt(self, rating: Rating) -> str:
-        return rating.item.prompt[:60]
+        return shortened(rating.item.prompt, SHORT_PROMPT)
+
+    @admin.display(description=_("Answer (best first)"))
+    def answer(self, rating: Rating) -> str:
+        responses = selectors.answered_responses(rating=rating)
+        if rating.scores is not None:
+            return format_html(
+                '<ul class="answer">{}</ul>',
+                format_html_join(
+                    "",
+                    "<li><b>{}</b> {}</li>",
+                    ((r.score, shortened(r.text, SHORT_RESPONSE)) for r in responses),
+                ),
+            )
+        return format_html(
+            '<ol class="answer">{}</ol>',
+            format_html_join(
+                "", "<li>{}</li>", ((shortened(r.text, SHORT_RESPONSE),) for r in responses)
+            ),
+        )
+
+    @admin.display(description=_("Prompt"))
+    def prompt_text(self, rating: Rating) -> str:
+        return format_html('<div class="task-text">{}</div>', linebreaksbr(rating.item.prompt))
 
     @admin.display(description=_("Answer"))
-    def answer(self, rating: Rating) -> str:
-        if rating.scores is not None:
-            return ", ".join(f"{k}: {v}" for k, v in rating.scores.items())
-        return " > ".join(rating.ranking or [])
+    def answer_table(self, rating: Rating) -> str:
+        responses = selectors.answered_responses(rating=rating)
+        likert = rating.scores is not None
+        gold = rating.item.gold is not None
+
+        def verdict(response: selectors.AnsweredResponse) -> str:
+            if likert:
+                return _("score %(score)s of 7") % {"score": response.score}
+            if response.rank == 1:
+                return _("chosen") if len(responses) == 2 else _("1st (best)")
+            return _("not chosen") if len(responses) == 2 else f"{response.rank}."
+
+        def known(response: selectors.AnsweredResponse) -> str:
+            if len(responses) == 2:
+                return _("right answer") if response.gold_rank == 1 else ""
+            return f"{response.gold_rank}."
+
+        head = [_("Answer"), _("Response"), _("Shown"), _("Text")]
+        if gold:
+            head.append(_("Known answer"))
+        rows = format_html_join(
+            "",
+            '<tr class="{}"><td>{}</td><td>{}</td><td>{}</td><td class="task-text">{}</td>{}</tr>',
+            (
+                (
+                    "chosen" if r.rank == 1 else "",
+                    verdict(r),
+                    r.key,
+                    r.shown_at or "-",
+                    linebreaksbr(r.text),
+                    format_html("<td>{}</td>", known(r)) if gold else "",
+                )
+                for r in responses
+            ),
+        )
+        return format_html(
+            '<table class="answer-table"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+            format_html_join("", "<th>{}</th>", ((title,) for title in head)),
+            rows,
+        )
 
     @admin.display(description=_("Trust"))
     def trust(self, rating: Rating) -> str:
@@ -381,6 +576,25 @@ class RatingAdmin(OwnRowsMixin, admin.ModelAdmin):
     @admin.display(description=_("Seconds"))
     def seconds(self, rating: Rating) -> str:
         return f"{rating.seconds_taken:.0f}"
+
+    @admin.display(description=_("Worker, trust"), ordering="worker_id")
+    def worker_and_trust(self, rating: Rating) -> str:
+        return format_html(
+            '{}<br><span class="trust">{}</span>',
+            rating.worker_id,
+            _("trust %(trust)s") % {"trust": self.trust(rating)},
+        )
+
+    @admin.display(description=_("Checks"))
+    def checks(self, rating: Rating) -> str:
+        """Time taken, quality flags and the gold check, one short line each."""
+        lines = [_("%(n)s s") % {"n": self.seconds(rating)}]
+        lines += [FLAG_LABELS.get(flag, flag) for flag in rating.flags]
+        if rating.gold_correct is not None:
+            lines.append(_("gold right") if rating.gold_correct else _("gold wrong"))
+        return format_html_join(
+            mark_safe("<br>"), '<span class="check">{}</span>', ((line,) for line in lines)
+        )
 
     def _review(
         self, request: HttpRequest, queryset: QuerySet, *, approve: bool, reason: str = ""

@@ -25,12 +25,16 @@ class FileTooLarge(DomainError):
 
 def read_batch_upload(upload: UploadedFile) -> list[dict[str, Any]]:
     """Items of an uploaded batch file, within the configured size and item limits."""
-    limit = settings.BATCH_UPLOAD_MAX_BYTES
-    if upload.size > limit:
-        raise FileTooLarge(_("The file is larger than %(limit)s bytes.") % {"limit": limit})
+    check_upload_size(upload)
     return parse_batch_file(
         name=upload.name or "", content=upload.read(), max_items=settings.BATCH_MAX_ITEMS
     )
+
+
+def check_upload_size(upload: UploadedFile) -> None:
+    limit = settings.BATCH_UPLOAD_MAX_BYTES
+    if upload.size > limit:
+        raise FileTooLarge(_("The file is larger than %(limit)s bytes.") % {"limit": limit})
 
 
 def parse_batch_file(*, name: str, content: bytes, max_items: int) -> list[dict[str, Any]]:

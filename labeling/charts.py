@@ -17,26 +17,35 @@ def progress_bar(value: float, maximum: float, caption: str) -> SafeString:
     )
 
 
+MIN_BAR = 2.0  # px
+
+
 def _n(value: float) -> str:
     return f"{value:.1f}"
 
 
-def bar_chart(bars: list[tuple[str, int]], *, width: int = 360, height: int = 120) -> SafeString:
-    """Vertical bars with their labels underneath and counts on top."""
-    if not bars:
-        return format_html("<p>{}</p>", "No data yet.")
-    top = max(count for _, count in bars) or 1
+def bar_chart(
+    bars: list[tuple[str, int]], *, empty: str, width: int = 360, height: int = 120
+) -> SafeString:
+    """Vertical bars with their labels underneath and counts on top; `empty` when every
+    count is zero (five zero labels and no bars read as a broken chart)."""
+    if not any(count for _, count in bars):
+        return format_html('<p class="chart-empty">{}</p>', empty)
+    top = max(count for _, count in bars)
     slot = width / len(bars)
     plot = height - 34
 
     def bar(i: int, label: str, count: int) -> tuple[str, ...]:
-        y = 14 + plot * (1 - count / top)
+        # A non-zero count stays visible however tall the tallest bar is.
+        size = max(MIN_BAR, plot * count / top) if count else 0
+        y = 14 + plot - size
         middle = _n(i * slot + slot / 2)
         return (
             _n(i * slot + 2),
             _n(y),
             _n(slot - 4),
-            _n(plot * count / top),
+            _n(size),
+            f"{label}: {count}",
             middle,
             _n(y - 2),
             str(count),
@@ -47,17 +56,19 @@ def bar_chart(bars: list[tuple[str, int]], *, width: int = 360, height: int = 12
 
     rects = format_html_join(
         "",
-        '<rect x="{}" y="{}" width="{}" height="{}" fill="#b45309"></rect>'
+        '<rect x="{}" y="{}" width="{}" height="{}" fill="#b45309"><title>{}</title></rect>'
         '<text x="{}" y="{}" font-size="10" text-anchor="middle">{}</text>'
         '<text x="{}" y="{}" font-size="10" text-anchor="middle">{}</text>',
         (bar(i, label, count) for i, (label, count) in enumerate(bars)),
     )
     return format_html(
-        '<svg viewBox="0 0 {} {}" width="{}" height="{}" role="img">{}</svg>',
+        '<svg class="bar-chart" viewBox="0 0 {} {}" width="{}" height="{}" role="img" '
+        'aria-label="{}">{}</svg>',
         width,
         height,
         width,
         height,
+        ", ".join(f"{label}: {count}" for label, count in bars),
         rects,
     )
 

@@ -1,5 +1,8 @@
 """Batches of rating tasks, who rates them, and the ratings they give."""
 
+from dataclasses import dataclass
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -155,13 +158,56 @@ class Batch(models.Model):
         bonus = self.bonus_percent and worker.trust >= self.bonus_trust
         return self.reward_msat + (self.bonus_msat if bonus else 0)
 
+    def cost_terms(self) -> list["CostTerm"]:
+        """The batch's cost, term by term: every slot at the highest pay (unused bonus is
+        released). The upload preview shows these terms; `cost_msat` is their sum."""
+        terms = [
+            CostTerm(
+                kind="plain",
+                items=self.items_count - self.gold_count,
+                per_item=self.overlap,
+                msat_per_rating=self.reward_msat,
+            )
+        ]
+        if self.gold_count:
+            terms.append(
+                CostTerm(
+                    kind="gold",
+                    items=self.gold_count,
+                    per_item=self.gold_overlap,
+                    msat_per_rating=self.reward_msat if self.pay_gold else 0,
+                )
+            )
+        if self.bonus_msat:
+            paid = sum(t.ratings for t in terms if t.kind != "gold" or self.pay_gold)
+            terms.append(
+                CostTerm(kind="bonus", items=paid, per_item=1, msat_per_rating=self.bonus_msat)
+            )
+        return terms
+
     @property
     def cost_msat(self) -> int:
-        """Reserved up front: every slot at the highest pay (unused bonus is released)."""
-        paid_slots = self.ratings_needed - (
-            0 if self.pay_gold else self.gold_count * self.gold_overlap
-        )
-        return (self.reward_msat + self.bonus_msat) * paid_slots
+        """Reserved from the requester's balance when the batch is created."""
+        return sum(term.msat for term in self.cost_terms())
+
+
+@dataclass(frozen=True)
+class CostTerm:
+    """`items` times `per_item` ratings at `msat_per_rating`: plain items, gold items, or the
+    quality bonus (then `items` counts the paid ratings)."""
+
+    kind: str
+    items: int
+    per_item: int
+    msat_per_rating: int
+
+    @property
+    def ratings(self) -> int:
+        return self.items * self.per_item
+
+    @property
+    def msat(self) -> int:
+        return self.ratings * self.msat_per_rating
 
 
 class Item(models.Model):
@@ -350,3 +396,22 @@ class BatchWorkerStats(models.Model):
 
     def __str__(self) -> str:
         return f"worker {self.worker_id} on batch {self.batch_id}"
+
+
+class StagedUpload(models.Model):
+    """A batch file kept between tries of the admin's upload form (its cost preview, a
+    mistake in another field), so the requester does not choose it again; removed once the
+    batch is created, or after a day."""
+
+    requester = models.ForeignKey(
+        Requester, on_delete=models.CASCADE, related_name="staged_uploads"
+    )
+    name = models.CharField(max_length=255)
+    content = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    # Long enough to come back to an open form; the files are not kept for good.
+    LIFETIME = timedelta(days=1)
+
+    def __str__(self) -> str:
+        return self.name

@@ -2,9 +2,11 @@
 
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.utils import timezone
 
 from .markdown import render_markdown
 from .models import (
@@ -15,6 +17,7 @@ from .models import (
     Rating,
     Requester,
     Response,
+    StagedUpload,
     TaskType,
     TrustSnapshot,
     Worker,
@@ -84,6 +87,17 @@ def worker_earnings(*, worker: Worker) -> dict[str, int]:
 
 def batches_of(*, requester: Requester) -> QuerySet[Batch]:
     return Batch.objects.filter(requester=requester)
+
+
+def visible_to(*, user: Any, rows: QuerySet, requester_path: str) -> QuerySet:
+    """Every row for an operator (superuser), a requester's own (`requester_path` leads
+    from a row to its requester), none for other staff."""
+    if user.is_superuser:
+        return rows
+    requester = getattr(user, "requester", None)
+    if requester is None:
+        return rows.none()
+    return rows.filter(**{requester_path: requester})
 
 
 def batch_progress(*, batch: Batch) -> dict[str, Any]:
@@ -285,3 +299,53 @@ def batch_dashboard(*, batch: Batch) -> dict[str, Any]:
         "gold_accuracy": [(f"{20 * i}-{20 * (i + 1)}%", n) for i, n in enumerate(buckets)],
         "workers": sorted(workers, key=lambda w: (not w["closed"], -w["flagged"], w["trust"])),
     }
+
+
+@dataclass(frozen=True)
+class AnsweredResponse:
+    """One response of a rated item, with what the rating said about it."""
+
+    key: str
+    text: str
+    rank: int | None  # 1 = best (pairwise and ranking)
+    score: int | None  # Likert
+    shown_at: int | None  # 1 = first card in this worker's order
+    gold_rank: int | None  # on gold items: the known answer's place
+
+
+def ratings_with_texts(ratings: QuerySet[Rating]) -> QuerySet[Rating]:
+    """Ratings with their prompt and response texts loaded in a fixed number of queries."""
+    return ratings.select_related("batch", "item", "worker", "assignment").prefetch_related(
+        Prefetch("item__responses", to_attr="task_responses")
+    )
+
+
+def answered_responses(*, rating: Rating) -> list[AnsweredResponse]:
+    """The rating's answer over the item's texts: best first for a ranking (or a pair),
+    in the item's order with each score for Likert. Needs `ratings_with_texts`."""
+    ranks = {key: rank for rank, key in enumerate(rating.ranking or [], start=1)}
+    scores = rating.scores or {}
+    order = {key: place for place, key in enumerate(rating.assignment.order, start=1)}
+    gold = {key: rank for rank, key in enumerate(rating.item.gold or [], start=1)}
+    responses = [
+        AnsweredResponse(
+            key=response.key,
+            text=response.text,
+            rank=ranks.get(response.key),
+            score=scores.get(response.key),
+            shown_at=order.get(response.key),
+            gold_rank=gold.get(response.key),
+        )
+        for response in rating.item.task_responses
+    ]
+    if ranks:
+        responses.sort(key=lambda response: ranks.get(response.key, len(ranks) + 1))
+    return responses
+
+
+def staged_upload(*, requester: Requester, upload_id: int) -> StagedUpload | None:
+    """The requester's kept batch file, unless it has expired."""
+    fresh_since = timezone.now() - StagedUpload.LIFETIME
+    return StagedUpload.objects.filter(
+        id=upload_id, requester=requester, created_at__gte=fresh_since
+    ).first()

@@ -11,6 +11,6 @@ class PayoutsConfig(AppConfig):
         from labeling.balances import register_balance_provider
 
         from . import receivers, tasks  # noqa: F401
-        from .selectors import worker_available_msat
+        from .selectors import requester_available_msat, worker_available_msat
 
-        register_balance_provider(worker_available_msat)
+        register_balance_provider(worker_available_msat, requester_available_msat)

@@ -13,6 +13,11 @@ def worker_available_msat(worker: Worker) -> int:
     return ledger.balance_msat(ledger.worker_available(worker.id))
 
 
+def requester_available_msat(requester: Requester) -> int:
+    """What the requester can put into a new batch now (the upload preview's balance)."""
+    return ledger.balance_msat(ledger.requester_available(requester.id))
+
+
 def worker_balances(*, worker: Worker) -> dict[str, int]:
     rows = dict(Account.objects.filter(worker=worker).values_list("kind", "balance_msat"))
     return {

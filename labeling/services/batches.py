@@ -59,7 +59,7 @@ def validate_items(*, task_type: str, items: list[Any]) -> list[ItemSpec]:
             raise fail("prompt must be a non-empty string.")
         responses = raw.get("responses")
         if not isinstance(responses, list) or not low <= len(responses) <= high:
-            raise fail(f"a {task_type} task needs {low}..{high} responses.")
+            raise fail(responses_needed(task_type, low, high, responses))
         pairs = []
         for response in responses:
             key = response.get("id") if isinstance(response, dict) else None
@@ -85,8 +85,13 @@ def validate_items(*, task_type: str, items: list[Any]) -> list[ItemSpec]:
     return specs
 
 
-@transaction.atomic
-def create_batch(
+def responses_needed(task_type: str, low: int, high: int, responses: Any) -> str:
+    needed = f"exactly {low}" if low == high else f"{low} to {high}"
+    got = f" (this one has {len(responses)})" if isinstance(responses, list) else ""
+    return f"a {task_type} task needs {needed} responses{got}."
+
+
+def new_batch(
     *,
     requester: Requester,
     name: str,
@@ -97,13 +102,13 @@ def create_batch(
     items: list[ItemSpec],
     quality: dict[str, Any] | None = None,
 ) -> Batch:
-    """Creates the batch and its items; `quality` sets the Batch's review fields.
-    `batch_created` reserves its cost (InsufficientBalance rolls it all back)."""
+    """The batch as `create_batch` stores it, checked but not saved: the admin's upload
+    preview shows its `cost_terms()` and the `cost_msat` that creating it reserves."""
     if not 1 <= overlap <= MAX_OVERLAP:
         raise InvalidBatch({"overlap": [f"Overlap must be between 1 and {MAX_OVERLAP}."]})
     if not 0 <= reward_msat <= MAX_REWARD_MSAT:
         raise InvalidBatch({"reward_msat": ["Reward must be between 0 and 1 BTC in msat."]})
-    batch = Batch.objects.create(
+    batch = Batch(
         requester=requester,
         name=name,
         task_type=task_type,
@@ -123,6 +128,34 @@ def create_batch(
                 ]
             }
         )
+    return batch
+
+
+@transaction.atomic
+def create_batch(
+    *,
+    requester: Requester,
+    name: str,
+    task_type: str,
+    instructions: str,
+    reward_msat: int,
+    overlap: int,
+    items: list[ItemSpec],
+    quality: dict[str, Any] | None = None,
+) -> Batch:
+    """Creates the batch and its items; `quality` sets the Batch's review fields.
+    `batch_created` reserves its cost (InsufficientBalance rolls it all back)."""
+    batch = new_batch(
+        requester=requester,
+        name=name,
+        task_type=task_type,
+        instructions=instructions,
+        reward_msat=reward_msat,
+        overlap=overlap,
+        items=items,
+        quality=quality,
+    )
+    batch.save()
     items = spread_gold(items)
     created = Item.objects.bulk_create(
         Item(

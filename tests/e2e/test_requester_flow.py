@@ -59,7 +59,11 @@ def upload(page: Any, path: Path, *, name: str, task_type: str = "pairwise") -> 
     page.get_by_label("Reward msat").fill("2000")
     page.get_by_label("Overlap").fill("2")
     page.get_by_label("File").set_input_files(path)
-    page.get_by_role("button", name="Upload and create batch").click()
+    page.get_by_role("button", name="Preview cost").click()
+    # The cost preview, then the confirmation; or the form again with what is wrong.
+    page.locator(".errornote, #create-batch").first.wait_for()
+    if page.locator("#create-batch").count():
+        page.locator("#create-batch").click()
 
 
 def rate(user: Any, *, limit: int, best: str = "a") -> None:

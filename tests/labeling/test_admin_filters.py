@@ -35,3 +35,18 @@ def test_batch_filters_list_only_the_requesters_own_batches(
     client.force_login(other.user)
     for model in ["item", "rating"]:
         assert sorted(batch_choices(client, model)) == ["All", "B's first", "B's second"], model
+
+
+def test_filtering_by_a_batch_without_ratings_shows_none(
+    make_batch: Any, make_worker: Any, requester: Any
+) -> None:
+    rated = make_batch()
+    worker = make_worker()
+    assignment = next_assignment_for(worker=worker)
+    submit_rating(worker=worker, assignment_id=assignment.id, ranking=["a", "b"])
+    unrated = make_batch()  # the only other batch: one batch with ratings, one choice
+    client = Client()
+    client.force_login(requester.user)
+    for batch, shown in [(rated, 1), (unrated, 0)]:
+        page = client.get("/admin/labeling/rating/", {"batch__id__exact": batch.id})
+        assert page.context["cl"].result_count == shown

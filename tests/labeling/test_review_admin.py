@@ -26,7 +26,7 @@ def test_review_queue_approve_and_reject_with_reason(make_batch, make_worker, re
     url = reverse("admin:labeling_rating_changelist")
     page = client.get(url, {"status__exact": "pending_review"})
     assert page.status_code == 200
-    assert b"plain 0" in page.content and b"Trust" in page.content
+    assert b"plain 0" in page.content and b"trust 0.60" in page.content
 
     client.post(url, {"action": "approve_selected", ACTION_CHECKBOX_NAME: [first.id]})
     confirm = client.post(url, {"action": "reject_selected", ACTION_CHECKBOX_NAME: [second.id]})
