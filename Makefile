@@ -28,12 +28,13 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py loaddemo
+	DEBUG=1 $(BIN)/python manage.py collectstatic --noinput -v0
 	@echo ""
 	@echo "  Open http://127.0.0.1:8000/ and press “Use the demo wallet” to rate as a labeler."
 	@echo "  Requester admin: http://127.0.0.1:8000/admin/  (user demo, password demo)"
 	@echo "  API docs:        http://127.0.0.1:8000/api/docs/"
 	@echo ""
-	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
+	DEBUG=1 STATIC_COLLECTED=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 # A real LNbits for the lnbits backend tests, in its own virtualenv (it needs pydantic 1).
 LNBITS_VENV := .lnbits-venv

@@ -350,3 +350,19 @@ class BatchWorkerStats(models.Model):
 
     def __str__(self) -> str:
         return f"worker {self.worker_id} on batch {self.batch_id}"
+
+
+class PublicProfile(models.Model):
+    """A worker's name on the public leaderboard: random (nothing in it derives from the
+    wallet key), kept when they leave the board so it comes back the same."""
+
+    worker = models.OneToOneField(Worker, on_delete=models.CASCADE, related_name="public_profile")
+    pseudonym = models.CharField(max_length=40, unique=True)
+    listed = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["listed"], name="public_profile_listed")]
+
+    def __str__(self) -> str:
+        return self.pseudonym

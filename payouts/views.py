@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_POST
 
 from core.hostile import whole_number
@@ -27,6 +28,7 @@ def demo_wallet_enabled() -> bool:
     return settings.DEBUG and settings.LIGHTNING_BACKEND == "fake"
 
 
+@gzip_page
 @throttle_view(LoginRateThrottle, methods=("GET",))  # each view makes a challenge
 def login_page(request: HttpRequest) -> HttpResponse:
     if hasattr(request.user, "worker"):
@@ -86,6 +88,7 @@ def shown_withdrawal(request: HttpRequest, worker: object) -> Withdrawal | None:
     return mine.filter(status__in=[Withdrawal.Status.OPEN, Withdrawal.Status.PAYING]).first()
 
 
+@gzip_page
 @login_required
 @for_workers
 def earnings_page(request: HttpRequest, worker: Worker) -> HttpResponse:
