@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # A pinned CPU build of torch is installed before anything that could pull a CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: run test install install-dev migrate demo serve lint format bench-ratings clean
+.PHONY: run test install install-dev migrate demo serve lint format messages bench-ratings clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ lint: install-dev
 format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# After changing user-facing strings: refresh the catalogs, translate the new entries, compile.
+messages: install-dev
+	DEBUG=1 $(BIN)/python manage.py makemessages -l es --no-location -i ".venv/*" -i "tests/*" -i "bench/*"
+	DEBUG=1 $(BIN)/python manage.py compilemessages
 
 bench-ratings: install-dev
 	$(BIN)/python bench/ratings.py
