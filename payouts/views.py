@@ -94,8 +94,10 @@ def shown_withdrawal(request: HttpRequest, worker: object) -> Withdrawal | None:
 def earnings_page(request: HttpRequest, worker: Worker) -> HttpResponse:
     ratings = Rating.objects.filter(worker=worker).select_related("batch").order_by("-id")[:100]
     withdrawal = shown_withdrawal(request, worker)
+    balances = selectors.worker_balances(worker=worker)
     context = {
-        "balances": selectors.worker_balances(worker=worker),
+        "balances": balances,
+        "balance_msat": balances["available_msat"],  # the header's balance
         "earnings": worker_earnings(worker=worker),
         "ratings": ratings,
         "withdrawal": withdrawal,
