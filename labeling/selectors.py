@@ -112,7 +112,7 @@ def streaks(days: list[date], *, today: date) -> tuple[int, int]:
 
 def worker_stats(*, worker: Worker, today: date | None = None) -> dict[str, Any]:
     """A worker's own record: approvals, checked answers, trust, streaks, earnings by day
-    and where their earnings stand among all workers who earned (five queries)."""
+    and where their earnings stand among all workers who earned (four queries)."""
     today = today or timezone.now().date()
     approved = Q(status=Rating.Status.APPROVED)
     totals = worker.ratings.aggregate(
