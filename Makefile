@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # A pinned CPU build of torch is installed before anything that could pull a CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: run test install install-dev install-train migrate demo serve lint format bench-ratings clean
+.PHONY: run test install install-dev install-train migrate demo serve lint format messages bench-ratings clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,12 +35,13 @@ install-train: $(VENV)/.installed-train
 run: install
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py loaddemo
+	DEBUG=1 $(BIN)/python manage.py collectstatic --noinput -v0
 	@echo ""
 	@echo "  Open http://127.0.0.1:8000/ and press “Use the demo wallet” to rate as a labeler."
 	@echo "  Requester admin: http://127.0.0.1:8000/admin/  (user demo, password demo)"
 	@echo "  API docs:        http://127.0.0.1:8000/api/docs/"
 	@echo ""
-	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
+	DEBUG=1 STATIC_COLLECTED=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 # A real LNbits for the lnbits backend tests, in its own virtualenv (it needs pydantic 1).
 LNBITS_VENV := .lnbits-venv
@@ -62,6 +63,11 @@ lint: install-dev
 format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# After changing user-facing strings: refresh the catalogs, translate the new entries, compile.
+messages: install-dev
+	DEBUG=1 $(BIN)/python manage.py makemessages -l es --no-location -i ".venv/*" -i "tests/*" -i "bench/*"
+	DEBUG=1 $(BIN)/python manage.py compilemessages
 
 bench-ratings: install-dev
 	$(BIN)/python bench/ratings.py

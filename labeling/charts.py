@@ -1,4 +1,7 @@
-"""Tiny server-rendered SVG charts for the requester dashboard (no JavaScript)."""
+"""Tiny server-rendered SVG charts for the requester dashboard and the worker's stats page
+(no JavaScript)."""
+
+from datetime import date
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -14,6 +17,47 @@ def progress_bar(value: float, maximum: float, caption: str) -> SafeString:
         percent,
         percent,
         caption,
+    )
+
+
+def daily_bars(
+    days: list[tuple[date, int]], *, label: str, unit: str, width: int = 360, height: int = 120
+) -> SafeString:
+    """One bar per day (msat, drawn in whole sats), oldest left; each bar's <title> names its
+    day and amount, the axis shows the first and last day and the highest amount."""
+    highest = max((msat for _, msat in days), default=0)
+    top = highest or 1
+    slot = width / max(1, len(days))
+    plot = height - 30
+
+    def bar(i: int, day: date, msat: int) -> tuple[str, ...]:
+        tall = plot * msat / top
+        return (_n(i * slot + 1), _n(14 + plot - tall), _n(max(1.0, slot - 2)), _n(tall),
+                f"{day.isoformat()}: {msat // 1000} {unit}")  # fmt: skip
+
+    bars = format_html_join(
+        "",
+        '<rect x="{}" y="{}" width="{}" height="{}" fill="#b45309"><title>{}</title></rect>',
+        (bar(i, day, msat) for i, (day, msat) in enumerate(days)),
+    )
+    first, last = (days[0][0], days[-1][0]) if days else (None, None)
+    return format_html(
+        '<svg viewBox="0 0 {w} {h}" role="img" aria-label="{label}">{bars}'
+        '<line x1="0" y1="{base}" x2="{w}" y2="{base}" stroke="#4b5563"></line>'
+        '<text x="0" y="10" font-size="10" fill="#4b5563">{top} {unit}</text>'
+        '<text x="0" y="{foot}" font-size="10" fill="#4b5563">{first}</text>'
+        '<text x="{w}" y="{foot}" font-size="10" fill="#4b5563" text-anchor="end">{last}</text>'
+        "</svg>",
+        w=width,
+        h=height,
+        label=label,
+        bars=bars,
+        base=_n(14 + plot + 0.5),
+        top=highest // 1000,
+        unit=unit,
+        foot=height - 4,
+        first=first.isoformat() if first else "",
+        last=last.isoformat() if last else "",
     )
 
 

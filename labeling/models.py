@@ -415,3 +415,19 @@ class StagedUpload(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class PublicProfile(models.Model):
+    """A worker's name on the public leaderboard: random (nothing in it derives from the
+    wallet key), kept when they leave the board so it comes back the same."""
+
+    worker = models.OneToOneField(Worker, on_delete=models.CASCADE, related_name="public_profile")
+    pseudonym = models.CharField(max_length=40, unique=True)
+    listed = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["listed"], name="public_profile_listed")]
+
+    def __str__(self) -> str:
+        return self.pseudonym

@@ -3,9 +3,11 @@
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from .markdown import render_markdown
@@ -14,6 +16,7 @@ from .models import (
     Batch,
     BatchWorkerStats,
     Item,
+    PublicProfile,
     Rating,
     Requester,
     Response,
@@ -83,6 +86,110 @@ def worker_earnings(*, worker: Worker) -> dict[str, int]:
         count=Count("id"),
     )
     return {"earned_msat": totals["earned"], "ratings_count": totals["count"]}
+
+
+STATS_DAYS = 30  # the earnings chart's span
+MIN_CHECKS_FOR_ACCURACY = 5  # fewer checked answers say little: the board shows none
+
+
+def gold_accuracy(worker: Worker) -> float | None:
+    """Share of the worker's checked (gold) answers that were right; None before any."""
+    return worker.gold_correct / worker.gold_seen if worker.gold_seen else None
+
+
+def streaks(days: list[date], *, today: date) -> tuple[int, int]:
+    """The current run of consecutive days with ratings (it counts while it ends today or
+    yesterday) and the longest run, from the distinct days with ratings, newest first."""
+    runs: list[int] = []
+    for i, day in enumerate(days):
+        if i and days[i - 1] - day == timedelta(days=1):
+            runs[-1] += 1
+        else:
+            runs.append(1)
+    if not runs:
+        return 0, 0
+    current = runs[0] if today - days[0] <= timedelta(days=1) else 0
+    return current, max(runs)
+
+
+def worker_stats(*, worker: Worker, today: date | None = None) -> dict[str, Any]:
+    """A worker's own record: approvals, checked answers, trust, streaks, earnings by day
+    and where their earnings stand among all workers who earned (four queries)."""
+    today = today or timezone.now().date()
+    approved = Q(status=Rating.Status.APPROVED)
+    totals = worker.ratings.aggregate(
+        count=Count("id"),
+        approved=Count("id", filter=approved),
+        rejected=Count("id", filter=Q(status=Rating.Status.REJECTED)),
+        pending=Count("id", filter=Q(status=Rating.Status.PENDING_REVIEW)),
+        earned=Sum("reward_msat", filter=approved, default=0),
+    )
+    per_day = list(
+        worker.ratings.annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(earned=Sum("reward_msat", filter=approved, default=0))
+        .order_by("-day")
+        .values_list("day", "earned")
+    )
+    current, longest = streaks([day for day, _ in per_day], today=today)
+    earned_by_day = dict(per_day)
+    chart = [
+        (day, earned_by_day.get(day, 0))
+        for day in (today - timedelta(days=back) for back in range(STATS_DAYS - 1, -1, -1))
+    ]
+    earners = Rating.objects.filter(approved).values("worker_id").annotate(total=Sum("reward_msat"))
+    decided = totals["approved"] + totals["rejected"]
+    return {
+        "ratings_count": totals["count"],
+        "approved": totals["approved"],
+        "rejected": totals["rejected"],
+        "pending": totals["pending"],
+        "approval_rate": totals["approved"] / decided if decided else None,
+        "earned_msat": totals["earned"],
+        "gold_seen": worker.gold_seen,
+        "gold_correct": worker.gold_correct,
+        "gold_accuracy": gold_accuracy(worker),
+        "trust": worker.trust,
+        "streak_days": current,
+        "longest_streak_days": longest,
+        "by_day": chart,
+        "recent_msat": sum(msat for _, msat in chart),
+        "rank": earners.filter(total__gt=totals["earned"]).count() + 1
+        if totals["earned"]
+        else None,
+        "earners": earners.count(),
+    }
+
+
+def public_profile_of(*, worker: Worker) -> PublicProfile | None:
+    return PublicProfile.objects.filter(worker=worker).first()
+
+
+def leaderboard(*, limit: int = 100) -> list[dict[str, Any]]:
+    """Workers who chose to be listed, by approved earnings, under their pseudonyms (one query)."""
+    approved = Q(worker__ratings__status=Rating.Status.APPROVED)
+    profiles = (
+        PublicProfile.objects.filter(listed=True)
+        .select_related("worker")
+        .annotate(
+            earned=Sum("worker__ratings__reward_msat", filter=approved, default=0),
+            approved_count=Count("worker__ratings", filter=approved),
+        )
+        .order_by("-earned", "id")[:limit]
+    )
+    return [
+        {
+            "place": place,
+            "pseudonym": profile.pseudonym,
+            "worker_id": profile.worker_id,
+            "earned_msat": profile.earned,
+            "ratings": profile.approved_count,
+            "accuracy": gold_accuracy(profile.worker)
+            if profile.worker.gold_seen >= MIN_CHECKS_FOR_ACCURACY
+            else None,
+        }
+        for place, profile in enumerate(profiles, start=1)
+    ]
 
 
 def batches_of(*, requester: Requester) -> QuerySet[Batch]:

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "whitenoise.runserver_nostatic",  # runserver leaves static files to WhiteNoise, as gunicorn
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
@@ -170,7 +171,20 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
+# `collectstatic` writes content-hashed names (cached for a year) with gzip and brotli copies,
+# which WhiteNoise sends to browsers that accept them. The test suite reads the source folders.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if TESTING
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+# With DEBUG, static files are read from the source folders (edits show at once, uncompressed);
+# STATIC_COLLECTED=1 (`make run`) serves the collected, compressed files, as in production.
+WHITENOISE_USE_FINDERS = DEBUG and not env_bool("STATIC_COLLECTED")
 
 # Uploads: batch files are parsed in memory, so they are capped.
 BATCH_UPLOAD_MAX_BYTES = int(os.environ.get("BATCH_UPLOAD_MAX_BYTES", str(10 * 1024 * 1024)))

@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_POST
 
 from core.hostile import whole_number
@@ -46,6 +47,7 @@ def phones_can_sign_in(base_url: str) -> bool:
     return not (address.is_loopback or address.is_unspecified)
 
 
+@gzip_page
 @throttle_view(LoginRateThrottle, methods=("GET",))  # each view makes a challenge
 def login_page(request: HttpRequest) -> HttpResponse:
     if hasattr(request.user, "worker"):
@@ -108,13 +110,16 @@ def shown_withdrawal(request: HttpRequest, worker: object) -> Withdrawal | None:
     return mine.filter(status__in=[Withdrawal.Status.OPEN, Withdrawal.Status.PAYING]).first()
 
 
+@gzip_page
 @login_required
 @for_workers
 def earnings_page(request: HttpRequest, worker: Worker) -> HttpResponse:
     ratings = Rating.objects.filter(worker=worker).select_related("batch").order_by("-id")[:100]
     withdrawal = shown_withdrawal(request, worker)
+    balances = selectors.worker_balances(worker=worker)
     context = {
-        "balances": selectors.worker_balances(worker=worker),
+        "balances": balances,
+        "balance_msat": balances["available_msat"],  # the header's balance
         "earnings": worker_earnings(worker=worker),
         "ratings": ratings,
         "withdrawal": withdrawal,

@@ -17,3 +17,9 @@ def msat_as_sats(msat: int) -> str:
     whole, rest = divmod(msat, 1000)
     figure = f"{whole:,}" + (f".{rest:03d}".rstrip("0") if rest else "")
     return ngettext("%(sats)s sat", "%(sats)s sats", 1 if msat == 1000 else 2) % {"sats": figure}
+
+
+@register.filter
+def percent(share: float | None) -> str:
+    """A share in 0..1 as a whole percentage; a dash while there is nothing to measure."""
+    return "\u2013" if share is None else f"{round(100 * share)} %"

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core import jobs
 from labeling.models import Worker
@@ -52,21 +53,26 @@ def create_withdrawal(
     if amount_msat is None:
         balance_msat = ledger.balance_msat(ledger.worker_available(worker.id))
         if balance_msat <= 0:
-            raise WithdrawalRefused({"amount_msat": ["There is nothing to withdraw."]})
+            raise WithdrawalRefused({"amount_msat": [_("There is nothing to withdraw.")]})
         if balance_msat < 1_000:
             raise WithdrawalRefused(
-                {"amount_msat": ["Less than 1 sat to withdraw: wallets take whole sats."]}
+                {"amount_msat": [_("Less than 1 sat to withdraw: wallets take whole sats.")]}
             )
         # A balance above the per-withdrawal maximum is taken out in several withdrawals.
         amount_msat = min(balance_msat, settings.WITHDRAWAL_MAX_MSAT)
         amount_msat -= amount_msat % 1_000
     if isinstance(amount_msat, bool) or not isinstance(amount_msat, int):
-        raise WithdrawalRefused({"amount_msat": ["A whole number of millisatoshis."]})
+        raise WithdrawalRefused({"amount_msat": [_("A whole number of millisatoshis.")]})
     if amount_msat <= 0:
-        raise WithdrawalRefused({"amount_msat": ["The amount must be positive."]})
+        raise WithdrawalRefused({"amount_msat": [_("The amount must be positive.")]})
     if amount_msat > settings.WITHDRAWAL_MAX_MSAT:
         raise WithdrawalRefused(
-            {"amount_msat": [f"At most {settings.WITHDRAWAL_MAX_MSAT} msat per withdrawal."]}
+            {
+                "amount_msat": [
+                    _("At most %(max)s msat per withdrawal.")
+                    % {"max": settings.WITHDRAWAL_MAX_MSAT}
+                ]
+            }
         )
     now = timezone.now()
     try:
@@ -88,7 +94,7 @@ def create_withdrawal(
                 ],
             )
     except InsufficientBalance as exc:
-        raise WithdrawalRefused({"amount_msat": ["The amount exceeds your balance."]}) from exc
+        raise WithdrawalRefused({"amount_msat": [_("The amount exceeds your balance.")]}) from exc
     return withdrawal
 
 

@@ -78,30 +78,35 @@ def desktop(new_page: Callable[..., Any]) -> Any:
     return new_page(**DESKTOP)
 
 
+def wallet_sign_in(page: Any, base_url: str, key: PrivateKey | None = None) -> PrivateKey:
+    """Signs a page in as a phone wallet would: decode the shown LNURL, sign k1, call back."""
+    key = key or PrivateKey()
+    page.goto(f"{base_url}/login/")
+    k1 = page.get_attribute("#login", "data-k1")
+    href = page.get_attribute("#open-wallet", "href")
+    assert href.startswith("lightning:LNURL1")
+    url = str(lnurl.url_decode(href.removeprefix("lightning:")))
+    assert url.startswith(f"{base_url}/api/v1/auth/lnurl/callback/?")
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+    assert query["tag"] == "login" and query["k1"] == k1
+    signed = urllib.parse.urlencode(
+        {
+            "sig": key.sign(bytes.fromhex(k1), hasher=None).hex(),
+            "key": key.public_key.format(compressed=True).hex(),
+        }
+    )
+    with urllib.request.urlopen(f"{url}&{signed}", timeout=5) as response:
+        assert b'"OK"' in response.read()
+    page.wait_for_url("**/work/")  # the page moves on by itself
+    return key
+
+
 @pytest.fixture
 def sign_in(live_server: Any, settings: Any) -> Callable[..., PrivateKey]:
-    """Signs a page in as a phone wallet would: decode the shown LNURL, sign k1, call back."""
+    """Signs a page in on the live server (see wallet_sign_in)."""
     settings.PUBLIC_BASE_URL = live_server.url
 
     def wallet_login(page: Any, key: PrivateKey | None = None) -> PrivateKey:
-        key = key or PrivateKey()
-        page.goto("/login/")
-        k1 = page.get_attribute("#login", "data-k1")
-        href = page.get_attribute("#open-wallet", "href")
-        assert href.startswith("lightning:LNURL1")
-        url = str(lnurl.url_decode(href.removeprefix("lightning:")))
-        assert url.startswith(f"{live_server.url}/api/v1/auth/lnurl/callback/?")
-        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
-        assert query["tag"] == "login" and query["k1"] == k1
-        signed = urllib.parse.urlencode(
-            {
-                "sig": key.sign(bytes.fromhex(k1), hasher=None).hex(),
-                "key": key.public_key.format(compressed=True).hex(),
-            }
-        )
-        with urllib.request.urlopen(f"{url}&{signed}", timeout=5) as response:
-            assert b'"OK"' in response.read()
-        page.wait_for_url("**/work/")  # the page moves on by itself
-        return key
+        return wallet_sign_in(page, live_server.url, key)
 
     return wallet_login

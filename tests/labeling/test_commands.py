@@ -3,11 +3,13 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db.models import Count
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from labeling.models import Batch, Item, Requester, Worker
 from payouts.models import LoginChallenge
+from tests.conftest import client_for
 
 
 def test_createrequester_prints_a_working_token_last(db):
@@ -28,13 +30,41 @@ def test_createrequester_refuses_a_taken_name(db):
         call_command("createrequester", "acme", stdout=StringIO())
 
 
-def test_loaddemo_creates_a_demo_batch_once(db):
+def test_loaddemo_creates_the_demo_batches_once(db):
     call_command("loaddemo", stdout=StringIO())
     call_command("loaddemo", stdout=StringIO())
-    pairwise = Batch.objects.get(task_type="pairwise")
-    assert pairwise.items_count >= 20
-    assert Item.objects.filter(batch=pairwise).count() == pairwise.items_count
-    assert Batch.objects.count() == 3
+    assert Batch.objects.count() == 24
+    for task_type in ("pairwise", "ranking", "likert"):
+        items = Item.objects.filter(batch__task_type=task_type)
+        assert items.count() >= 8, task_type
+    # Rankings worth the name: every ranking item has three or four answers.
+    ranking = Item.objects.filter(batch__task_type="ranking").annotate(n=Count("responses"))
+    assert {item.n for item in ranking} <= {3, 4} and {item.n for item in ranking} == {3, 4}
+
+
+def test_a_newcomer_meets_every_task_type_in_the_first_five_demo_tasks(db, make_worker):
+    call_command("loaddemo", stdout=StringIO())
+    for _ in range(6):  # earlier labelers do not change what a newcomer meets first
+        seen = []
+        worker = make_worker()
+        for _ in range(5):
+            response = client_for(worker.user).get(reverse("task-next"))
+            assert response.status_code == 200
+            task = response.json()
+            seen.append(task["task"]["type"])
+            client_for(worker.user).post(
+                reverse("assignment-submit", args=[task["assignment_id"]]),
+                answer_for(task),
+                format="json",
+            )
+        assert set(seen) == {"pairwise", "ranking", "likert"}, seen
+
+
+def answer_for(task: dict) -> dict:
+    ids = [response["id"] for response in task["task"]["responses"]]
+    if task["task"]["type"] == "likert":
+        return {"scores": dict.fromkeys(ids, 4)}
+    return {"ranking": ids}
 
 
 @pytest.mark.django_db(transaction=True)

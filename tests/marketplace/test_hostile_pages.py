@@ -55,7 +55,14 @@ def requester_session(requester: Any, make_batch: Any) -> Client:
     return client
 
 
-PAGES = {"/": 302, "/work/": 200, "/login/": 302, "/earnings/": 200}  # a worker signed in
+PAGES = {  # a worker signed in
+    "/": 302,
+    "/work/": 200,
+    "/login/": 302,
+    "/earnings/": 200,
+    "/stats/": 200,
+    "/leaderboard/": 200,
+}
 
 
 def test_worker_pages_refuse_hostile_forms_and_queries(worker_session: Client, worker: Any) -> None:
@@ -68,6 +75,7 @@ def test_worker_pages_refuse_hostile_forms_and_queries(worker_session: Client, w
         for path, field in [
             ("/earnings/withdraw/", b"amount_sats"),
             ("/earnings/lightning-address/", b"address"),
+            ("/stats/leaderboard/", b"listed"),
         ]:
             # Back to the earnings page, with the form's error as a message.
             response = worker_session.post(path, field + b"=" + value, content_type=FORM)

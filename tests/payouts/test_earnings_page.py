@@ -38,7 +38,7 @@ def test_withdraw_shows_the_qr_and_the_wallet_link_then_follows_the_status(
     assert withdrawal.amount_msat == 12_000  # whole sats: wallets invoice in sats
     page = client.get(response["Location"]).content.decode()
     assert "<svg" in page and 'href="lightning:LNURL1' in page
-    assert "withdraw.js" in page
+    assert "wallet.js" in page
     assert reverse("withdrawal-detail", args=[withdrawal.id]) in page
 
     status_url = reverse("withdrawal-detail", args=[withdrawal.id])

@@ -12,11 +12,39 @@ from labeling.services.requesters import create_requester
 from payouts.services.deposits import fund_requester
 
 REWARD_MSAT = 10_000
-DEMO_FILE = Path(__file__).resolve().parents[2] / "demo" / "pairwise.jsonl"
+OVERLAP = 3
+DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
+NAMES = {
+    "pairwise": "Everyday questions: which answer is better?",
+    "ranking": "Rank the answers",
+    "likert": "Score each answer",
+}
+# Tasks are served batch by batch, so the demo posts its items as rounds of small batches (one
+# ranking, one Likert and three pairwise items each): wherever the crowd has got to, any five
+# tasks in a row hold every type, so a newcomer meets all three at once.
+ROUNDS = 8
+ROUND_ORDER = ("ranking", "likert", "pairwise")
+
+
+def demo_items(task_type: str) -> list[dict[str, Any]]:
+    lines = (DEMO_DIR / f"{task_type}.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def demo_batches() -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """(name, task type, items) for each demo batch, in the order they are posted."""
+    items = {task_type: demo_items(task_type) for task_type in ROUND_ORDER}
+    batches = []
+    for n in range(ROUNDS):
+        for task_type in ROUND_ORDER:
+            size = len(items[task_type]) // ROUNDS
+            name = f"{NAMES[task_type]} ({n + 1}/{ROUNDS})"
+            batches.append((name, task_type, items[task_type][n * size : (n + 1) * size]))
+    return batches
 
 
 class Command(BaseCommand):
-    help = "Create the demo requester and demo batches (pairwise, ranking, likert)."
+    help = "Create the demo requester and demo batches (ranking, Likert and pairwise, mixed)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default="demo")
@@ -28,24 +56,19 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo data already loaded (requester {username!r}).")
             return
         requester, token = create_requester(username=username, password=password)
-        items = [json.loads(line) for line in DEMO_FILE.read_text().splitlines() if line.strip()]
-        batches = [
-            ("Everyday questions: which answer is better?", "pairwise", items, 3),
-            ("Rank the answers", "ranking", items[:6], 2),
-            ("Score each answer", "likert", items[6:12], 2),
-        ]
+        batches = demo_batches()
         # Batches reserve their cost: fund the requester with a deposit paid on the fake node.
-        cost_msat = sum(REWARD_MSAT * overlap * len(b_items) for _, _, b_items, overlap in batches)
+        cost_msat = sum(REWARD_MSAT * OVERLAP * len(b_items) for _, _, b_items in batches)
         deposit = fund_requester(requester=requester, amount_msat=2 * cost_msat)
         self.stdout.write(f"Deposit {deposit.id}: {deposit.amount_msat} msat ({deposit.status})")
-        for name, task_type, batch_items, overlap in batches:
+        for name, task_type, batch_items in batches:
             batch = batch_services.create_batch(
                 requester=requester,
                 name=name,
                 task_type=task_type,
                 instructions=INSTRUCTIONS[task_type],
                 reward_msat=REWARD_MSAT,
-                overlap=overlap,
+                overlap=OVERLAP,
                 items=batch_services.validate_items(task_type=task_type, items=batch_items),
             )
             self.stdout.write(f"Batch {batch.id}: {name} ({batch.items_count} items)")
