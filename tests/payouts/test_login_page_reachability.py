@@ -41,5 +41,5 @@ def test_the_warning_is_in_spanish_for_spanish_browsers(client, db, settings):
     settings.PUBLIC_BASE_URL = "http://127.0.0.1:8000"
     page = client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
     assert f"{NOTICE_ES} http://127.0.0.1:8000" in page
-    assert "«Trying it with a real phone» del README" in page
+    assert "mira en el README la sección sobre cómo probarlo con un teléfono" in page
     assert NOTICE_EN not in page
