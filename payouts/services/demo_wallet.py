@@ -1,6 +1,7 @@
 """The fake node's demo wallet: pays any unpaid invoice of the fake node and hands back its
 preimage (L402 credits and deposits without a real wallet). Fake backend only."""
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,7 +15,7 @@ from ..models import FakeNodeInvoice
 def pay_fake_invoice(*, bolt11: str) -> str:
     """The preimage of the fake node's invoice `bolt11`, paying it if it was unpaid (a wallet
     that retries gets the same preimage)."""
-    if not isinstance(get_backend(), FakeBackend):
+    if settings.LIGHTNING_BACKEND != "fake" or not isinstance(get_backend(), FakeBackend):
         raise BackendNotFake("The demo wallet pays the fake Lightning node's invoices only.")
     try:
         decoded = decode(bolt11)

@@ -1,6 +1,7 @@
 """Served models on real engine processes (the echo engine, or a tiny transformers model),
 and helpers that pay L402 challenges through the fake node's demo wallet."""
 
+import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -91,7 +92,7 @@ def buy_credit(
     client: Any, body: dict[str, Any], *, path: str = "/v1/chat/completions", query: str = ""
 ) -> str:
     """Answers the 402 challenge: pays its invoice with the demo wallet; the L402 header."""
-    challenge = client.post(path + query, body, format="json")
+    challenge = client.post(path + query, json.dumps(body), content_type="application/json")
     assert challenge.status_code == 402, challenge.content
     paid = APIClient().post(
         reverse("fake-pay"), {"bolt11": challenge.json()["invoice"]}, format="json"
