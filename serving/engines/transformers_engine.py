@@ -96,9 +96,10 @@ class TransformersEngine(Engine):
                         completion_tokens += 1
                         full = self.tokenizer.decode(ids, skip_special_tokens=True)
                         kept, stopped = cut_at_stop(full, params.stop)
-                        if kept[len(text) :]:
+                        # A character split over tokens decodes as U+FFFD: wait for the rest.
+                        if kept[len(text) :] and (stopped or not kept.endswith("\ufffd")):
                             yield Piece(index, kept[len(text) :])
-                        text = kept
+                            text = kept
                         if stopped:
                             reason = "stop"
                             break

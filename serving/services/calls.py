@@ -17,7 +17,9 @@ from . import metering
 from .metering import Payer
 
 ROLES = ("system", "user", "assistant", "developer")
-PER_MESSAGE_TOKENS = 8  # chat-template tokens around each message, in the worst case
+# Chat-template tokens around each message and before the answer, in the worst case.
+PER_MESSAGE_TOKENS = 8
+PER_CALL_TOKENS = 8
 
 
 def published_model(name: Any, *, kind: str) -> ServedModel:
@@ -73,10 +75,15 @@ class ChatRequest:
     prompt_bytes: int
 
     @property
+    def prompt_bound(self) -> int:
+        """The most prompt tokens the call may be charged: one per byte, plus the template's."""
+        return self.prompt_bytes + PER_MESSAGE_TOKENS * len(self.params.messages) + PER_CALL_TOKENS
+
+    @property
     def worst_msat(self) -> int:
         return metering.chat_price_msat(
             self.model,
-            prompt_tokens=self.prompt_bytes + PER_MESSAGE_TOKENS * len(self.params.messages),
+            prompt_tokens=self.prompt_bound,
             completion_tokens=self.params.max_tokens * self.params.n,
         )
 
@@ -237,9 +244,8 @@ class MeteredChat:
             )
             return None
         if self.usage is not None:  # the engine's own count, never above what was held
-            prompt_cap = self.request.prompt_bytes + PER_MESSAGE_TOKENS * len(params.messages)
             usage = Usage(
-                min(self.usage.prompt_tokens, prompt_cap),
+                min(self.usage.prompt_tokens, self.request.prompt_bound),
                 min(self.usage.completion_tokens, params.max_tokens * params.n),
             )
         else:  # it broke mid-answer: only the delivered tokens count

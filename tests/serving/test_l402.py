@@ -171,7 +171,7 @@ def test_a_client_may_narrow_a_caveat_but_never_widen_it(paid, client):
     refused(client, with_macaroon(unknown, preimage))
 
     narrow = Macaroon.deserialize(macaroon.serialize())
-    narrow.add_first_party_caveat("spend_cap_msat=60")  # one call holds 51, charges 35
+    narrow.add_first_party_caveat("spend_cap_msat=60")  # one call holds 59, charges 35
     header = with_macaroon(narrow, preimage)
     assert call_with(client, header).status_code == 200
     assert call_with(client, header).status_code == 402  # the narrowed cap is reached
