@@ -45,6 +45,8 @@ def payer_for(header: str, *, served_model: ServedModel) -> Payer | None:
         return None
     scheme, _, value = header.strip().partition(" ")
     if scheme.lower() == "bearer":
+        if not value.strip():  # an SDK with api_key="": no credential yet, so a challenge
+            return None
         return Payer.of(requester=requester_for_bearer(value.strip()))
     credential = l402_credential(header)
     if credential is None:

@@ -85,7 +85,7 @@ def test_a_reward_model_is_not_a_chat_model(publish, echo_engine, payer):
 
 
 def test_bad_credentials_are_401_and_a_worker_token_403(echo_model, client, worker):
-    for header in ("Bearer nope", "Token abc", "Bearer ", "L402"):
+    for header in ("Bearer nope", "Token abc", "L402", "Bearer a b"):
         response = client.post(
             "/v1/chat/completions",
             json.dumps(chat_body()),
