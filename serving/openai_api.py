@@ -67,8 +67,8 @@ def json_body(request: HttpRequest) -> Any:
         raise BadCall("Send the body as application/json.")
     try:
         return json.loads(request.body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadCall("The body is not valid JSON.") from exc
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadCall("The body is not valid JSON (or nested too deep).") from exc
 
 
 def challenge(request: HttpRequest, served_model: ServedModel) -> HttpResponse:

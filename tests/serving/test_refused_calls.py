@@ -7,7 +7,8 @@ import json
 import pytest
 
 from payouts import ledger
-from serving.models import ServedCall
+from serving.models import L402Token, ServedCall
+from tests.marketplace.test_hostile_input import BODIES
 from tests.serving.conftest import chat_body, engine_process
 from tests.serving.test_bearer_calls import bearer
 
@@ -148,4 +149,26 @@ def test_an_engine_that_hangs_before_answering_is_a_504(publish, payer, settings
         response = post(bearer(payer.user), chat_body())
     assert response.status_code == 504
     assert ServedCall.objects.get().status == "failed"
+    assert ledger.balance_msat(ledger.requester_available(payer.id)) == FUNDS_MSAT
+
+
+def test_refusals_before_any_view_answer_in_openai_shape(client, settings):
+    assert client.get("/v1/nothing-here").json()["error"]["message"] == "Not found."
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    response = client.post("/v1/chat/completions", "x" * 200, content_type="application/json")
+    assert response.status_code == 413 and "too large" in response.json()["error"]["message"]
+    nul = client.get("/v1/models?q=%00")
+    assert nul.status_code == 400 and nul.json()["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/rewards", "/v1/credit"])
+def test_hostile_bodies_get_a_4xx_in_openai_shape_and_change_nothing(
+    path, echo_model, payer, client
+):
+    for who, api in (("anonymous", client), ("requester", bearer(payer.user))):
+        for name, (body, content_type) in BODIES.items():
+            response = api.generic("POST", path, body, content_type=content_type)
+            assert 400 <= response.status_code < 500, f"{who} {name}: {response.content[:200]}"
+            assert "message" in response.json()["error"], f"{who} {name}"
+    assert not ServedCall.objects.exists() and not L402Token.objects.exists()
     assert ledger.balance_msat(ledger.requester_available(payer.id)) == FUNDS_MSAT
