@@ -1,5 +1,5 @@
-"""Serving's ledger accounts: an L402 token's prepaid credit, and what is held for calls in
-progress (per requester, per token)."""
+"""Serving's ledger accounts: an L402 token's prepaid credit, and what a requester's calls
+in progress hold."""
 
 from payouts.ledger import AccountRef
 from payouts.models import Account
@@ -7,10 +7,6 @@ from payouts.models import Account
 
 def l402_credit(token_id: int) -> AccountRef:
     return AccountRef(f"l402:{token_id}:credit", Account.Kind.SERVING_CREDIT)
-
-
-def l402_held(token_id: int) -> AccountRef:
-    return AccountRef(f"l402:{token_id}:held", Account.Kind.SERVING_HELD)
 
 
 def requester_held(requester_id: int) -> AccountRef:

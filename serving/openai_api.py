@@ -17,7 +17,7 @@ from core.errors import DomainError
 
 from . import auth, selectors
 from .engines import wire
-from .engines.base import Piece, Usage
+from .engines.base import Usage
 from .errors import BadCall, BadCredentials, ServingError
 from .models import ServedModel
 from .services import calls, l402
@@ -118,25 +118,39 @@ def chat_completions(request: HttpRequest) -> HttpResponse:
     name = chat.model.name
     if chat.stream:
         response = StreamingHttpResponse(
-            _sse(metered.events(), call_id, name), content_type="text/event-stream"
+            _sse(metered, call_id, name), content_type="text/event-stream"
         )
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"  # nginx: pass each chunk on at once
         return response
-    pieces: list[Piece] = []
-    usage = Usage(0, 0)
-    for event in metered.events():
-        if isinstance(event, Usage):
-            usage = event
-        else:
-            pieces.append(event)
-    return JsonResponse(wire.completion(call_id, name, pieces, usage))
+    pieces = list(metered.pieces())
+    body = wire.completion(call_id, name, pieces, metered.used() or Usage(0, 0))
+    return SettledWhenSent(body, settle=metered.finish)
 
 
-def _sse(events: Iterator[Piece | Usage], call_id: str, model: str) -> Iterator[bytes]:
+class SettledWhenSent(JsonResponse):
+    """Charges the call once the answer has been handed to the server (`close()`, which the
+    WSGI server calls after sending it): the ledger's writes do not delay the client. A
+    process that dies in between leaves the call held; `release_stale_calls` frees it."""
+
+    def __init__(self, data: dict[str, Any], *, settle: Callable[[], None]) -> None:
+        super().__init__(data)
+        self.settle = settle
+
+    def close(self) -> None:
+        try:
+            self.settle()
+        finally:
+            super().close()
+
+
+def _sse(metered: calls.MeteredChat, call_id: str, model: str) -> Iterator[bytes]:
     created = int(time.time())
-    for event in events:
-        yield wire.sse(wire.chunk(call_id, model, created, event))
+    for piece in metered.pieces():
+        yield wire.sse(wire.chunk(call_id, model, created, piece))
+    metered.finish()
+    usage = metered.used()
+    yield wire.sse(wire.chunk(call_id, model, created, usage or Usage(0, 0)))
     yield wire.sse("[DONE]")
 
 

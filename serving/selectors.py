@@ -37,7 +37,8 @@ def credit(*, token: L402Token, limits: Limits) -> dict[str, Any]:
     """What is left: the credit's balance (capped by the macaroon's own spending cap)."""
     token.refresh_from_db(fields=["spent_msat", "held_msat"])
     left = ledger.balance_msat(accounts.l402_credit(token.id))
-    left = max(0, min(left, limits.spend_cap_msat - token.spent_msat - token.held_msat))
+    # Calls in progress hold part of it (counted on the token's row).
+    left = max(0, min(left, limits.spend_cap_msat - token.spent_msat) - token.held_msat)
     expires_at = min(token.expires_at.timestamp(), limits.expires_at)
     return {
         "credit_msat": left,

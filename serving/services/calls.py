@@ -211,7 +211,9 @@ class MeteredChat:
             self._settle(failed=True)
             raise
 
-    def events(self) -> Iterator[Piece | Usage]:
+    def pieces(self) -> Iterator[Piece]:
+        """The answer as the engine streams it. Iterate to the end, then `finish()`; a
+        client that goes away mid-answer (the generator closed) is settled at once."""
         try:
             while True:
                 if self.pending:
@@ -228,28 +230,32 @@ class MeteredChat:
                     self.delivered += 1
                 yield event
         except EngineError:
-            pass  # the engine broke mid-answer: charged what was delivered, below
+            pass  # the engine broke mid-answer: charged what was delivered
         except BaseException:  # the client went away (GeneratorExit), or worse
-            self._settle(failed=False)
+            self.finish()
             raise
-        usage = self._settle(failed=False)
-        if usage is not None:
-            yield usage
 
-    def _settle(self, *, failed: bool) -> Usage | None:
+    def used(self) -> Usage | None:
+        """What the call is charged for; None if it delivered nothing."""
         params = self.request.params
-        if failed or (self.usage is None and not self.delivered):
-            metering.settle_call(
-                call=self.call, owner_id=self.request.model.owner_id, delivered=False
-            )
-            return None
         if self.usage is not None:  # the engine's own count, never above what was held
-            usage = Usage(
+            return Usage(
                 min(self.usage.prompt_tokens, self.request.prompt_bound),
                 min(self.usage.completion_tokens, params.max_tokens * params.n),
             )
-        else:  # it broke mid-answer: only the delivered tokens count
-            usage = Usage(0, self.delivered)
+        return Usage(0, self.delivered) if self.delivered else None  # broke mid-answer
+
+    def finish(self) -> None:
+        """Charges what was used and releases the rest (once, however often called)."""
+        self._settle(failed=False)
+
+    def _settle(self, *, failed: bool) -> None:
+        usage = None if failed else self.used()
+        if usage is None:
+            metering.settle_call(
+                call=self.call, owner_id=self.request.model.owner_id, delivered=False
+            )
+            return
         metering.settle_call(
             call=self.call,
             owner_id=self.request.model.owner_id,
@@ -262,7 +268,6 @@ class MeteredChat:
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
         )
-        return usage
 
 
 def start_chat(*, request: ChatRequest, payer: Payer) -> MeteredChat:

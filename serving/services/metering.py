@@ -51,9 +51,7 @@ class Payer:
         return ledger.requester_available(self.requester_id)
 
     def held(self) -> ledger.AccountRef:
-        if self.token_id is not None:
-            return accounts.l402_held(self.token_id)
-        assert self.requester_id is not None
+        assert self.requester_id is not None  # an L402 hold is counted on the token's row
         return accounts.requester_held(self.requester_id)
 
 
@@ -71,12 +69,20 @@ def reward_price_msat(model: ServedModel, *, responses: int) -> int:
 
 def reserve_call(*, served_model: ServedModel, payer: Payer, worst_msat: int) -> ServedCall:
     """Holds the call's worst case; BalanceTooLow (Bearer) or CreditExhausted (L402) when the
-    payer cannot cover it. Decided by conditional UPDATEs, so concurrent calls never overdraw."""
+    payer cannot cover it. Decided by conditional UPDATEs, so concurrent calls never overdraw.
+
+    A requester's hold is a ledger transfer (its balance also pays for batches). An L402
+    credit pays for calls only: its hold is counted on the token's row, by one UPDATE that
+    also checks the credit and the macaroon's spending cap, and its ledger account is
+    debited only by the charge."""
     with transaction.atomic():
         if payer.token_id is not None and not L402Token.objects.filter(
             id=payer.token_id,
+            paid_at__isnull=False,
             spent_msat__lte=payer.spend_cap_msat - worst_msat - F("held_msat"),
-        ).update(held_msat=F("held_msat") + worst_msat):
+        ).filter(spent_msat__lte=F("amount_msat") - worst_msat - F("held_msat")).update(
+            held_msat=F("held_msat") + worst_msat
+        ):
             raise CreditExhausted()
         call = core_sql.insert(
             ServedCall(
@@ -87,7 +93,7 @@ def reserve_call(*, served_model: ServedModel, payer: Payer, worst_msat: int) ->
                 created_at=timezone.now(),
             )
         )
-        if worst_msat:
+        if worst_msat and payer.requester_id is not None:
             try:
                 ledger.transfer(
                     kind=Transfer.Kind.CALL_HOLD,
@@ -95,8 +101,6 @@ def reserve_call(*, served_model: ServedModel, payer: Payer, worst_msat: int) ->
                     legs=[(payer.funds(), -worst_msat), (payer.held(), worst_msat)],
                 )
             except InsufficientBalance:
-                if payer.token_id is not None:
-                    raise CreditExhausted() from None
                 raise BalanceTooLow() from None
     return call
 
@@ -131,18 +135,17 @@ def settle_call(
                 held_msat=F("held_msat") - call.reserved_msat,
                 spent_msat=F("spent_msat") + charge_msat,
             )
-        if call.reserved_msat:
-            owner = ledger.requester_available(owner_id)
-            ledger.transfer(
-                kind=Transfer.Kind.CALL_SETTLE,
-                reference=f"call:{call.id}",
-                legs=[
-                    (payer.held(), -call.reserved_msat),
-                    (owner, charge_msat - fee_msat),
-                    (ledger.FEES, fee_msat),
-                    (payer.funds(), call.reserved_msat - charge_msat),
-                ],
-            )
+        owner = ledger.requester_available(owner_id)
+        if call.token_id is not None:
+            legs = [(payer.funds(), -charge_msat)]  # the hold was on the token's row only
+        else:
+            legs = [
+                (payer.held(), -call.reserved_msat),
+                (payer.funds(), call.reserved_msat - charge_msat),
+            ]
+        legs += [(owner, charge_msat - fee_msat), (ledger.FEES, fee_msat)]
+        if any(amount for _, amount in legs):
+            ledger.transfer(kind=Transfer.Kind.CALL_SETTLE, reference=f"call:{call.id}", legs=legs)
     call.status, call.charged_msat, call.fee_msat = status, charge_msat, fee_msat
     return True
 

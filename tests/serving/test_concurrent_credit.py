@@ -36,6 +36,5 @@ def test_50_concurrent_calls_never_overdraw_one_credit(echo_model, settings):
     assert token.held_msat == 0 and token.spent_msat == served * 35
     left = ledger.balance_msat(accounts.l402_credit(token.id))
     assert left == 1_000 - served * 35 and left >= 0
-    assert ledger.balance_msat(accounts.l402_held(token.id)) == 0
     assert ServedCall.objects.filter(status="charged").count() == served
     assert not ServedCall.objects.filter(status="reserved").exists()
