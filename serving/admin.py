@@ -18,7 +18,7 @@ from rewardmodel.models import TrainingRun
 
 from . import selectors
 from .models import ServedModel
-from .services import publishing
+from .services import engines, publishing
 
 
 class PublishForm(forms.ModelForm):
@@ -75,6 +75,8 @@ class ServedModelAdmin(admin.ModelAdmin):
     list_display = ("name", "kind", "owner", "prices", "published", "engine_ready", "created_at")
     list_filter = ("kind", "published")
     actions = ["unpublish", "publish_again"]
+    # The operator points a model at an upstream it runs (vLLM): superusers only.
+    ENGINE_FIELDS = ("engine_managed", "engine_url", "upstream_model")
     readonly_fields = (
         "name",
         "kind",
@@ -83,7 +85,9 @@ class ServedModelAdmin(admin.ModelAdmin):
         "prices",
         "max_tokens",
         "published",
+        "engine_managed",
         "engine_url",
+        "upstream_model",
         "created_at",
         "usage",
     )
@@ -104,11 +108,22 @@ class ServedModelAdmin(admin.ModelAdmin):
         return self.readonly_fields if obj is not None else PublishForm.Meta.fields
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return self.readonly_fields if obj is not None else ()
+        if obj is None:
+            return ()
+        if request.user.is_superuser:
+            return [f for f in self.readonly_fields if f not in self.ENGINE_FIELDS]
+        return self.readonly_fields
 
     def save_model(self, request: HttpRequest, obj: ServedModel, form: Any, change: bool) -> None:
         if not change:  # the form's clean() published it through the service
             obj.pk = form.published.pk
+        elif request.user.is_superuser:
+            engines.point_at_engine(
+                served_model_id=obj.id,
+                managed=obj.engine_managed,
+                url=obj.engine_url,
+                upstream_model=obj.upstream_model,
+            )
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         user = request.user

@@ -70,3 +70,14 @@ def test_the_owner_sees_usage_per_day_and_others_see_nothing(
     assert (
         client.get(reverse("admin:serving_servedmodel_changelist")).context["cl"].result_count == 0
     )
+
+
+def test_a_superuser_points_a_model_at_an_upstream(client, publish, echo_engine, django_user_model):
+    model = publish("echo")
+    admin = django_user_model.objects.create_superuser("root", password="x")
+    client.force_login(admin)
+    change = reverse("admin:serving_servedmodel_change", args=[model.id])
+    response = client.post(change, {"engine_url": f"{echo_engine}/v1", "upstream_model": "echo"})
+    assert response.status_code == 302, response.content
+    model.refresh_from_db()
+    assert (model.engine_managed, model.engine_url) == (False, f"{echo_engine}/v1")
