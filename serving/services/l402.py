@@ -43,8 +43,14 @@ def credit_amount(requested: str | None) -> int:
     if requested is None or requested == "":
         return settings.SERVING_L402_CREDIT_MSAT
     top = settings.SERVING_L402_MAX_CREDIT_MSAT
-    if not requested.isascii() or not requested.isdigit() or not 1_000 <= int(requested) <= top:
-        raise BadCall(f"credit_msat is a whole number of msat from 1000 to {top}.")
+    # Whole sats: not every node's invoices carry msat.
+    if (
+        not requested.isascii()
+        or not requested.isdigit()
+        or not 1_000 <= int(requested) <= top
+        or int(requested) % 1000
+    ):
+        raise BadCall(f"credit_msat is a whole number of sats in msat, from 1000 to {top}.")
     return int(requested)
 
 

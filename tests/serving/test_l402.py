@@ -73,6 +73,10 @@ def test_credit_msat_buys_more_up_to_the_maximum(echo_model, client, settings):
         "/v1/chat/completions" + too_much, chat_body(), content_type="application/json"
     )
     assert refused.status_code == 400 and "credit_msat" in refused.json()["error"]["message"]
+    odd = client.post(
+        "/v1/chat/completions?credit_msat=1500", chat_body(), content_type="application/json"
+    )
+    assert odd.status_code == 400  # whole sats: not every node's invoices carry msat
     assert L402Token.objects.count() == 1
 
 
