@@ -146,9 +146,11 @@ class SettledWhenSent(JsonResponse):
 
 def _sse(metered: calls.MeteredChat, call_id: str, model: str) -> Iterator[bytes]:
     created = int(time.time())
-    for piece in metered.pieces():
-        yield wire.sse(wire.chunk(call_id, model, created, piece))
-    metered.finish()
+    try:
+        for piece in metered.pieces():
+            yield wire.sse(wire.chunk(call_id, model, created, piece))
+    finally:  # also when the client went away: charged what it was sent
+        metered.finish()
     usage = metered.used()
     yield wire.sse(wire.chunk(call_id, model, created, usage or Usage(0, 0)))
     yield wire.sse("[DONE]")

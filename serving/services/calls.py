@@ -195,6 +195,7 @@ class MeteredChat:
     delivered: int = 0
     usage: Usage | None = None
     pending: list[Piece | Usage] = field(default_factory=list)
+    finished: bool = False
 
     def start(self) -> None:
         """Waits for the engine's first piece: a call whose engine fails before answering
@@ -247,9 +248,11 @@ class MeteredChat:
 
     def finish(self) -> None:
         """Charges what was used and releases the rest (once, however often called)."""
-        self._settle(failed=False)
+        if not self.finished:
+            self._settle(failed=False)
 
     def _settle(self, *, failed: bool) -> None:
+        self.finished = True
         usage = None if failed else self.used()
         if usage is None:
             metering.settle_call(

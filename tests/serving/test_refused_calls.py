@@ -172,3 +172,18 @@ def test_hostile_bodies_get_a_4xx_in_openai_shape_and_change_nothing(
             assert "message" in response.json()["error"], f"{who} {name}"
     assert not ServedCall.objects.exists() and not L402Token.objects.exists()
     assert ledger.balance_msat(ledger.requester_available(payer.id)) == FUNDS_MSAT
+
+
+def test_a_client_that_leaves_mid_stream_is_charged_what_it_was_sent(publish, payer):
+    with engine_process("--engine", "echo") as url:
+        model = publish("echo", engine_url=url)
+        response = post(bearer(payer.user), chat_body(text="a b c d e f", stream=True))
+        stream = iter(response.streaming_content)
+        first = next(stream)
+        assert b'"content":"a"' in first
+        response.close()  # the client hung up after one token
+    call = ServedCall.objects.get()
+    assert call.status == "charged" and call.completion_tokens == 1
+    price = (model.price_msat_per_1k_output + 999) // 1000
+    assert call.charged_msat == price
+    assert ledger.balance_msat(ledger.requester_available(payer.id)) == FUNDS_MSAT - price
