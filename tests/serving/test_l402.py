@@ -228,3 +228,15 @@ def test_the_demo_wallet_is_the_fake_nodes_only(echo_model, client, settings):
         FakeNodeInvoice.objects.get(payment_hash=L402Token.objects.get().payment_hash).paid_at
         is None
     )
+
+
+def test_challenges_are_rate_limited_per_address(echo_model, client, settings):
+    settings.SERVING_RATE_LIMIT_CHALLENGES = "2/min"
+    statuses = [
+        client.post(
+            "/v1/chat/completions", chat_body(), content_type="application/json"
+        ).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [402, 402, 429]
+    assert L402Token.objects.count() == 2
