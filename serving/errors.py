@@ -11,7 +11,11 @@ class ServingError(DomainError):
     code: str | None = None
 
     def openai_body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message(), "type": self.error_type, "code": self.code}}
+        """OpenAI's error shape; a field error names its field (`param`, as OpenAI does)."""
+        param = next(iter(self.detail)) if isinstance(self.detail, dict) else None
+        message = f"{param}: {self.message()}" if param else self.message()
+        error = {"message": message, "type": self.error_type, "code": self.code, "param": param}
+        return {"error": error}
 
 
 class BadCall(ServingError):
