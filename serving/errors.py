@@ -15,6 +15,8 @@ class ServingError(DomainError):
         param = next(iter(self.detail)) if isinstance(self.detail, dict) else None
         message = f"{param}: {self.message()}" if param else self.message()
         error = {"message": message, "type": self.error_type, "code": self.code, "param": param}
+        if self.status_code == 402:  # API.md: a 402 carries `detail` too
+            return {"error": error, "detail": message}
         return {"error": error}
 
 

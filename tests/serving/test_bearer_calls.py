@@ -69,6 +69,7 @@ def test_a_balance_below_the_worst_case_answers_402_and_holds_nothing(
     response = bearer(payer.user).post("/v1/chat/completions", chat_body(n=2), format="json")
     assert response.status_code == 402
     assert response.json()["error"]["code"] == "insufficient_balance"
+    assert "worst case" in response.json()["detail"]
     assert ledger.balance_msat(ledger.requester_available(payer.id)) == 1_000
     assert not ServedCall.objects.exists()
 
