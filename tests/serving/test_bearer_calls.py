@@ -88,3 +88,15 @@ def test_models_are_listed_with_prices(echo_model, client):
             "price_msat_per_1k_output": 10_000,
         }
     ]
+
+
+def test_an_upstream_named_by_its_v1_base_url_is_streamed_through(
+    publish, echo_engine, make_requester, fund_requester
+):
+    publish("vllm-like", engine_url=f"{echo_engine}/v1")  # as vLLM's base URL is written
+    payer = make_requester("payer")
+    fund_requester(payer, 1_000_000)
+    response = bearer(payer.user).post(
+        "/v1/chat/completions", chat_body("vllm-like", stream=True), format="json"
+    )
+    assert b"[DONE]" in b"".join(response.streaming_content)
