@@ -98,7 +98,7 @@ def prepare() -> tuple[str, str]:
 
     payer, _ = create_requester(username="payer")
     fund_requester(requester=payer, amount_msat=10**11)
-    bearer = f"Bearer {Token.objects.create(user=payer.user).key}"
+    bearer = f"Bearer {Token.objects.get_or_create(user=payer.user)[0].key}"
     from django.db import connection, connections
 
     with connection.cursor() as cursor:
