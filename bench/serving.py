@@ -125,6 +125,24 @@ def macaroon_cost_us(header: str) -> tuple[float, float]:
     return verify / count * 1e6, check / count * 1e6
 
 
+def committed_update_ms() -> float:
+    """What one committed UPDATE costs on this database now: the unit of the gateway's cost
+    (a call holds with one and charges with a few, in two transactions)."""
+    from django.db import connection, transaction
+
+    from serving.models import L402Token
+
+    token_id = L402Token.objects.get().id
+    count = 200
+    start = time.perf_counter()
+    for _ in range(count):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE serving_l402token SET held_msat = held_msat WHERE id = %s", [token_id]
+            )
+    return (time.perf_counter() - start) / count * 1000
+
+
 def measure(
     port: int, path: str, authorization: str, clients: int, seconds: float, *, fresh: bool
 ) -> tuple[list[float], int]:
@@ -172,6 +190,7 @@ def main() -> None:
     args = parser.parse_args()
     header, bearer = prepare()
     verify_us, preimage_us = macaroon_cost_us(header)
+    update_ms = committed_update_ms()
     engine = start(
         [sys.executable, "-m", "serving.engines.server", "--engine", "echo", "--name", "echo",
          "--port", str(ENGINE_PORT)],
@@ -190,6 +209,8 @@ def main() -> None:
         print(
             f"macaroon parse + verify: {verify_us:.0f} µs/call; preimage check {preimage_us:.1f} µs"
         )
+        load = os.getloadavg()[0]
+        print(f"PostgreSQL now: one committed UPDATE {update_ms:.2f} ms (load average {load:.1f})")
         print("clients  path     calls/s   p50 ms   p99 ms")
         for clients in args.clients:
             times_by: dict[str, list[float]] = {"direct": [], "L402": [], "Bearer": []}
