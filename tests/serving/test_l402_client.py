@@ -44,7 +44,7 @@ def site_on_lnbits(lnbits, monkeypatch, settings):  # noqa: F811
     return backend
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the WSGI app closes connections per request
 def test_l402_requests_pays_through_lnbits_and_calls_the_model(
     lnbits,  # noqa: F811  # the fixture imported above
     site_on_lnbits,
