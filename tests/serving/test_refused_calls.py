@@ -174,6 +174,9 @@ def test_hostile_bodies_get_a_4xx_in_openai_shape_and_change_nothing(
     assert ledger.balance_msat(ledger.requester_available(payer.id)) == FUNDS_MSAT
 
 
+# Closing the response ends the request (Django closes its database connection then): no
+# test transaction around it.
+@pytest.mark.django_db(transaction=True)
 def test_a_client_that_leaves_mid_stream_is_charged_what_it_was_sent(publish, payer):
     with engine_process("--engine", "echo") as url:
         model = publish("echo", engine_url=url)
