@@ -112,32 +112,39 @@ def error_response(request: HttpRequest, status: int, detail: str) -> HttpRespon
     and plain text on pages."""
     if is_wallet_path(request.path):
         return JsonResponse(lnurl_error_body(detail), status=429 if status == 429 else 200)
+    if request.path.startswith("/v1/"):  # OpenAI-compatible clients read OpenAI's shape
+        error = {"message": detail, "type": "invalid_request_error", "code": None}
+        return JsonResponse({"error": error}, status=status)
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": detail}, status=status)
     return HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
 
 
+def is_api_path(path: str) -> bool:
+    return path.startswith(("/api/", "/v1/"))
+
+
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if isinstance(exception, RequestDataTooBig):
         return error_response(request, 413, "The request body is too large.")
-    if request.path.startswith("/api/"):
+    if is_api_path(request.path):
         return error_response(request, 400, "Bad request.")
     return defaults.bad_request(request, exception)
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if request.path.startswith("/api/"):
+    if is_api_path(request.path):
         return error_response(request, 403, "Permission denied.")
     return defaults.permission_denied(request, exception)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if request.path.startswith("/api/"):
+    if is_api_path(request.path):
         return error_response(request, 404, "Not found.")
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    if request.path.startswith("/api/"):
+    if is_api_path(request.path):
         return error_response(request, 500, "Server error.")
     return defaults.server_error(request)

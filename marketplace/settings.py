@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "labeling",
     "payouts",
     "rewardmodel",
+    "serving",
     "marketplace",  # last: its demo loader imports every app
 ]
 
@@ -301,6 +302,33 @@ TRAINING_REQUEUE_SECONDS = int(os.environ.get("TRAINING_REQUEUE_SECONDS", "3600"
 # A running training run with no progress for this long has lost its worker.
 TRAINING_STALL_SECONDS = int(os.environ.get("TRAINING_STALL_SECONDS", "1800"))
 
+# Serving (pay-per-call models under /v1). Every charge sends this share (parts per million)
+# to the platform's fees account and the rest to the model's owner.
+SERVING_PLATFORM_FEE_PPM = int(os.environ.get("SERVING_PLATFORM_FEE_PPM", "50000"))
+# A chat call's messages may hold at most this many UTF-8 bytes (400 before any engine work);
+# the worst case held for a call counts one prompt token per byte.
+SERVING_MAX_PROMPT_BYTES = int(os.environ.get("SERVING_MAX_PROMPT_BYTES", "32768"))
+SERVING_MAX_N = int(os.environ.get("SERVING_MAX_N", "8"))
+SERVING_MAX_RESPONSES = int(os.environ.get("SERVING_MAX_RESPONSES", "64"))
+SERVING_DEFAULT_MAX_TOKENS = int(os.environ.get("SERVING_DEFAULT_MAX_TOKENS", "512"))
+# L402: the credit a challenge's invoice buys, the most `?credit_msat=` may ask for, how long
+# a token lives and how long its invoice may be paid.
+SERVING_L402_CREDIT_MSAT = int(os.environ.get("SERVING_L402_CREDIT_MSAT", "100000"))
+SERVING_L402_MAX_CREDIT_MSAT = int(os.environ.get("SERVING_L402_MAX_CREDIT_MSAT", "100000000"))
+SERVING_L402_TTL_SECONDS = int(os.environ.get("SERVING_L402_TTL_SECONDS", "2592000"))
+SERVING_L402_INVOICE_EXPIRY_SECONDS = int(
+    os.environ.get("SERVING_L402_INVOICE_EXPIRY_SECONDS", "3600")
+)
+# Engines: seconds to wait for each answer or streamed piece; the key sent to upstreams
+# (vLLM's --api-key); the first port `serve_models` gives its engine processes.
+SERVING_ENGINE_TIMEOUT_SECONDS = float(os.environ.get("SERVING_ENGINE_TIMEOUT_SECONDS", "60"))
+SERVING_ENGINE_API_KEY = os.environ.get("SERVING_ENGINE_API_KEY", "")
+SERVING_ENGINE_PORT = int(os.environ.get("SERVING_ENGINE_PORT", "8100"))
+# 402 challenges per client address (each mints a token and an invoice); empty: no limit.
+SERVING_RATE_LIMIT_CHALLENGES = os.environ.get("SERVING_RATE_LIMIT_CHALLENGES", "120/min")
+# A call still holding its worst case this long (its web process died) is released unpaid.
+SERVING_STALE_CALL_SECONDS = int(os.environ.get("SERVING_STALE_CALL_SECONDS", "3600"))
+
 # Celery: no broker configured means tasks run eagerly, in-process.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
@@ -350,6 +378,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payouts.purge_login_challenges",
         "schedule": 3600.0,
     },
+    "serving.release_stale_calls": {"task": "serving.release_stale_calls", "schedule": 600.0},
 }
 
 # GET /metrics (Prometheus): direct connections from these addresses or networks, or any

@@ -6,6 +6,7 @@ from core.throttles import LoginRateThrottle, throttle_view
 from labeling import api as labeling_api
 from payouts import api as payouts_api
 from rewardmodel import api as rewardmodel_api
+from serving import api as serving_api
 
 from .health import healthz
 from .metrics import metrics
@@ -37,6 +38,13 @@ api_v1 = [
         "deposits/<int:deposit_id>/simulate-payment/",
         payouts_api.DepositSimulatePaymentView.as_view(),
         name="deposit-simulate-payment",
+    ),
+    path("lightning/fake/pay/", payouts_api.FakePayView.as_view(), name="fake-pay"),
+    path("served-models/", serving_api.ServedModelListView.as_view(), name="served-models"),
+    path(
+        "served-models/<int:served_model_id>/",
+        serving_api.ServedModelDetailView.as_view(),
+        name="served-model-detail",
     ),
     path("withdrawals/", payouts_api.WithdrawalCreateView.as_view(), name="withdrawal-create"),
     path(
@@ -97,6 +105,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("serving.urls")),  # /v1: OpenAI-compatible, base_url=<site>/v1
     path("", include("labeling.urls")),
     path("", include("payouts.urls")),
 ]

@@ -30,7 +30,7 @@ from .errors import InvoiceRefused
 from .lightning import get_backend
 from .models import Deposit, LightningAddress, Withdrawal
 from .qr import qr_svg
-from .services import deposits, lightning_address, lnurl_auth, withdrawals
+from .services import demo_wallet, deposits, lightning_address, lnurl_auth, withdrawals
 
 
 class LnurlStatusSerializer(serializers.Serializer):
@@ -313,6 +313,31 @@ class DepositSimulatePaymentView(APIView):
     def post(self, request: Request, deposit_id: int) -> Response:
         deposit = deposits.simulate_deposit_payment(deposit=_own_deposit(request, deposit_id))
         return Response(DepositOutSerializer(deposit).data)
+
+
+class FakePayInSerializer(serializers.Serializer):
+    bolt11 = serializers.CharField(max_length=4000)
+
+
+class FakePayOutSerializer(serializers.Serializer):
+    preimage = serializers.CharField(help_text="64 hex: the proof of payment (L402's preimage).")
+
+
+class FakePayView(APIView):
+    """The fake node's demo wallet: pays one of its invoices (L402 credit, a deposit)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[Any] = []
+
+    @extend_schema(
+        request=FakePayInSerializer,
+        responses={200: FakePayOutSerializer, 400: BAD_REQUEST, 404: ErrorDetailSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        data = FakePayInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        preimage = demo_wallet.pay_fake_invoice(bolt11=data.validated_data["bolt11"])
+        return Response(FakePayOutSerializer({"preimage": preimage}).data)
 
 
 # --- worker withdrawals (LNURL-withdraw, LUD-03) ---------------------------------------

@@ -25,6 +25,10 @@ class BackendNotFake(DomainError):
     default_detail = "Only the fake Lightning backend can simulate payments."
 
 
+class InvoiceNotPayable(DomainError):
+    default_detail = "This invoice cannot be paid."
+
+
 class LoginNotFound(DomainError):
     status_code = 404
     default_detail = "Unknown or expired login code."

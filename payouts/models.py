@@ -63,6 +63,8 @@ class Account(models.Model):
         LIGHTNING_IN = "lightning_in", _("Lightning in (deposits)")
         LIGHTNING_OUT = "lightning_out", _("Lightning out (payouts)")
         FEES = "fees", _("Platform fees")
+        SERVING_CREDIT = "serving_credit", _("L402 prepaid credit")
+        SERVING_HELD = "serving_held", _("Held for calls in progress")
 
     key = models.CharField(max_length=64, primary_key=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -106,6 +108,9 @@ class Transfer(models.Model):
         WITHDRAWAL_HOLD = "withdrawal_hold", _("Withdrawal held")
         WITHDRAWAL_PAID = "withdrawal_paid", _("Withdrawal paid")
         WITHDRAWAL_RETURN = "withdrawal_return", _("Withdrawal returned")
+        L402_CREDIT = "l402_credit", _("L402 credit bought")
+        CALL_HOLD = "call_hold", _("Served call: worst case held")
+        CALL_SETTLE = "call_settle", _("Served call: charged, rest released")
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     reference = models.CharField(max_length=100)

@@ -15,8 +15,11 @@ from marketplace.urls import api_v1
 from payouts.models import Deposit, Withdrawal
 from rewardmodel.models import TrainingRun
 from rewardmodel.services.runs import start_run
+from serving.models import ServedModel
+from serving.services import publishing
 from tests.conftest import client_for
 from tests.payouts.factories import credit_worker, open_withdrawal
+from tests.rewardmodel.run_helpers import finished_run
 
 DEEP = b"[" * 100_000
 FIELDS = [
@@ -67,7 +70,7 @@ ROUTES = [p for p in api_v1 if isinstance(p, URLPattern)]
 
 
 def row_counts() -> dict[str, int]:
-    models = (Batch, Rating, Withdrawal, Deposit, Report, TrainingRun)
+    models = (Batch, Rating, Withdrawal, Deposit, Report, TrainingRun, ServedModel)
     return {m.__name__: m.objects.count() for m in models}
 
 
@@ -82,7 +85,12 @@ def world(make_batch: Any, worker: Any, requester: Any) -> dict[str, Any]:
     assignment = next_assignment_for(worker=worker)
     credit_worker(worker, 5_000)
     withdrawal = open_withdrawal(worker, 2_000)
+    run = finished_run(batch, requester.user, status="succeeded", artifact_path="/m")
+    served = publishing.publish_model(
+        user=requester.user, run_id=run.id, name="m", prices={"price_msat_per_response": 1}
+    )
     return {
+        "served_model_id": served.id,
         "batch_id": batch.id,
         "assignment_id": assignment.id,
         "deposit_id": Deposit.objects.filter(requester=requester).first().id,

@@ -26,6 +26,7 @@ from labeling.permissions import IsWorker
 from tests.conftest import client_for
 from tests.payouts.factories import invoice
 from tests.payouts.node_servers import QuickServer
+from tests.rewardmodel.run_helpers import finished_run
 
 OPENAPI_JSON = "application/vnd.oai.openapi+json"
 METHODS = {"get", "put", "post", "delete", "patch"}
@@ -324,6 +325,31 @@ def requester_runs(contract: Contract, requester: Any, make_batch: Any) -> None:
     assert contract.check(api.get(reverse("runs")), 200)["results"][0]["id"] == run["id"]
 
 
+def serving(
+    contract: Contract, requester: Any, make_batch: Any, make_requester: Any, make_worker: Any
+) -> None:
+    """Publishing a succeeded run, listing and unpublishing it; the fake node's demo wallet."""
+    api = client_for(requester.user)
+    run = finished_run(make_batch(), requester.user, status="succeeded", artifact_path="/m")
+    body = {"run_id": run.id, "name": "scorer", "price_msat_per_response": 1_000}
+    created = contract.check(api.post(reverse("served-models"), body, format="json"), 201)
+    contract.check(api.post(reverse("served-models"), body, format="json"), 400)
+    contract.check(api.get(reverse("served-models")), 200)
+    detail = reverse("served-model-detail", args=[created["id"]])
+    contract.check(client_for(make_requester().user).delete(detail), 404)
+    contract.check(api.delete(detail), 204)
+
+    deposit = contract.check(
+        api.post(reverse("deposit-create"), {"amount_msat": 5_000}, format="json"), 201
+    )
+    pay = reverse("fake-pay")
+    paid = contract.check(APIClient().post(pay, {"bolt11": deposit["bolt11"]}, format="json"), 200)
+    assert len(paid["preimage"]) == 64
+    contract.check(APIClient().post(pay, {"bolt11": "lnbcrt1nope"}, format="json"), 400)
+    stranger = invoice(make_worker(), 1_000)  # valid, but not the fake node's
+    contract.check(APIClient().post(pay, {"bolt11": stranger}, format="json"), 404)
+
+
 def worker_login(contract: Contract, client: Any) -> None:
     offer = contract.check(client.post(reverse("lnurl-auth")), 201)
     poll = reverse("lnurl-auth-poll", args=[offer["k1"]])
@@ -438,6 +464,7 @@ def test_every_documented_response_is_exercised_and_matches_the_schema(
     requester_batches(contract, requester, make_batch, make_worker, make_requester)
     requester_money(contract, requester)
     requester_runs(contract, requester, make_batch)
+    serving(contract, requester, make_batch, make_requester, make_worker)
     worker_login(contract, client)
     worker_payouts(contract, client, make_batch, make_worker, pay_service)
     rate_limits(contract, client, settings)

@@ -1,0 +1,187 @@
+"""The OpenAI-compatible endpoints under /v1 (base_url=<site>/v1 for the openai SDK): plain
+Django views, kept out of the DRF schema; errors in OpenAI's shape
+`{"error": {"message", "type", "code"}}`. They parse, call a service and render."""
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from functools import wraps
+from typing import Any
+
+from django.db import DataError
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from core.errors import DomainError
+
+from . import auth, selectors
+from .engines import wire
+from .engines.base import Usage
+from .errors import BadCall, BadCredentials, ServingError
+from .models import ServedModel
+from .services import calls, l402
+from .services.metering import CreditExhausted
+
+View = Callable[[HttpRequest], HttpResponse]
+
+
+def openai_error(
+    status: int, message: str, kind: str = "invalid_request_error", code: str | None = None
+) -> JsonResponse:
+    return JsonResponse({"error": {"message": message, "type": kind, "code": code}}, status=status)
+
+
+def openai_view(*methods: str) -> Callable[[View], View]:
+    """Only `methods`; every refusal in OpenAI's shape, never a 500 for a client's input."""
+
+    def decorate(view: View) -> View:
+        @csrf_exempt
+        @wraps(view)
+        def wrapped(request: HttpRequest) -> HttpResponse:
+            if request.method not in methods:
+                response = openai_error(
+                    405, f"Use {' or '.join(methods)}.", code="method_not_allowed"
+                )
+                response["Allow"] = ", ".join(methods)
+                return response
+            try:
+                return view(request)
+            except ServingError as exc:
+                response = JsonResponse(exc.openai_body(), status=exc.status_code)
+                if isinstance(exc, BadCredentials):
+                    response["WWW-Authenticate"] = 'Bearer, L402 realm="models"'
+                return response
+            except DomainError as exc:
+                return openai_error(exc.status_code, exc.message())
+            except (DataError, OverflowError, UnicodeError):
+                return openai_error(400, "A value is invalid or out of range.")
+
+        return wrapped
+
+    return decorate
+
+
+def json_body(request: HttpRequest) -> Any:
+    if request.content_type != "application/json":
+        raise BadCall("Send the body as application/json.")
+    try:
+        return json.loads(request.body)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadCall("The body is not valid JSON (or nested too deep).") from exc
+
+
+def challenge(request: HttpRequest, served_model: ServedModel) -> HttpResponse:
+    """402: a macaroon and an invoice buying credit for this model (the `L402` challenge,
+    and the same under the older `LSAT` scheme, in one header)."""
+    credit_msat = l402.credit_amount(request.GET.get("credit_msat"))
+    throttle = auth.ChallengeRateThrottle()
+    if not throttle.allow_request(request, None):
+        response = openai_error(
+            429, "Too many payment challenges from your address.", "rate_limit_error"
+        )
+        response["Retry-After"] = throttle.retry_after()
+        return response
+    issued = l402.issue_challenge(served_model=served_model, credit_msat=credit_msat)
+    detail = (
+        f"Payment required: pay the invoice for {credit_msat} msat of credit, then send "
+        "`Authorization: L402 <macaroon>:<preimage>`."
+    )
+    body = {
+        "detail": detail,
+        "invoice": issued.token.bolt11,
+        "amount_msat": credit_msat,
+        "macaroon": issued.macaroon,
+        "error": {"message": detail, "type": "payment_required", "code": "l402_payment_required"},
+    }
+    response = JsonResponse(body, status=402)
+    response["WWW-Authenticate"] = ", ".join(issued.www_authenticate())
+    return response
+
+
+@openai_view("GET")
+def list_models(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"object": "list", "data": selectors.listed_models()})
+
+
+@openai_view("POST")
+def chat_completions(request: HttpRequest) -> HttpResponse:
+    chat = calls.parse_chat(json_body(request))
+    payer = auth.payer_for(request.headers.get("Authorization", ""), served_model=chat.model)
+    if payer is None:
+        return challenge(request, chat.model)
+    try:
+        metered = calls.start_chat(request=chat, payer=payer)
+    except CreditExhausted:
+        return challenge(request, chat.model)
+    call_id = f"chatcmpl-{metered.call.id}-{secrets.token_hex(4)}"
+    name = chat.model.name
+    if chat.stream:
+        response = StreamingHttpResponse(
+            _sse(metered, call_id, name), content_type="text/event-stream"
+        )
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"  # nginx: pass each chunk on at once
+        return response
+    pieces = list(metered.pieces())
+    body = wire.completion(call_id, name, pieces, metered.used() or Usage(0, 0))
+    return SettledWhenSent(body, settle=metered.finish)
+
+
+class SettledWhenSent(JsonResponse):
+    """Charges the call once the answer has been handed to the server (`close()`, which the
+    WSGI server calls after sending it): the ledger's writes do not delay the client. A
+    process that dies in between leaves the call held; `release_stale_calls` frees it."""
+
+    def __init__(self, data: dict[str, Any], *, settle: Callable[[], None]) -> None:
+        super().__init__(data)
+        self.settle = settle
+
+    def close(self) -> None:
+        try:
+            self.settle()
+        finally:
+            super().close()
+
+
+def _sse(metered: calls.MeteredChat, call_id: str, model: str) -> Iterator[bytes]:
+    created = int(time.time())
+    try:
+        for piece in metered.pieces():
+            yield wire.sse(wire.chunk(call_id, model, created, piece))
+    finally:  # also when the client went away: charged what it was sent
+        metered.finish()
+    usage = metered.used()
+    yield wire.sse(wire.chunk(call_id, model, created, usage or Usage(0, 0)))
+    yield wire.sse("[DONE]")
+
+
+@openai_view("POST")
+def rewards(request: HttpRequest) -> HttpResponse:
+    asked = calls.parse_rewards(json_body(request))
+    payer = auth.payer_for(request.headers.get("Authorization", ""), served_model=asked.model)
+    if payer is None:
+        return challenge(request, asked.model)
+    try:
+        scored = calls.score(request=asked, payer=payer)
+    except CreditExhausted:
+        return challenge(request, asked.model)
+    usage = {
+        "prompt_tokens": scored.prompt_tokens,
+        "completion_tokens": 0,
+        "total_tokens": scored.prompt_tokens,
+        "responses": len(scored.scores),
+    }
+    return JsonResponse({"model": asked.model.name, "scores": scored.scores, "usage": usage})
+
+
+@openai_view("GET")
+def credit(request: HttpRequest) -> HttpResponse:
+    header = request.headers.get("Authorization", "")
+    credential = auth.l402_credential(header) if header.strip() else None
+    if credential is None:
+        raise BadCredentials(
+            "Send the L402 credential whose credit to show: "
+            "`Authorization: L402 <macaroon>:<preimage>`."
+        )
+    return JsonResponse(selectors.credit(token=credential.token, limits=credential.limits))

@@ -1,0 +1,318 @@
+"""The gateway: a chat or reward call is checked (before any engine work), its worst case
+held from the payer, sent to the model's engine process, and settled with what it used.
+The web process never runs inference; it meters and passes the engine's stream through."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from ..engines.base import ChatParams, EngineError, Piece, Usage
+from ..engines.base import EngineTimeout as EngineTimedOut
+from ..engines.upstream import UpstreamEngine
+from ..errors import BadCall, EngineFailed, EngineTimeout, ModelNotFound
+from ..models import ServedCall, ServedModel
+from . import metering
+from .metering import Payer
+
+ROLES = ("system", "user", "assistant", "developer")
+# Chat-template tokens around each message and before the answer, in the worst case.
+PER_MESSAGE_TOKENS = 8
+PER_CALL_TOKENS = 8
+
+
+def published_model(name: Any, *, kind: str) -> ServedModel:
+    if not isinstance(name, str) or not name:
+        raise BadCall({"model": ["The model to call, by name (GET /v1/models)."]})
+    model = ServedModel.objects.filter(name=name[:64], published=True).first()
+    if model is None:
+        raise ModelNotFound(f"The model {name[:64]!r} is not served.")
+    if model.kind != kind:
+        where = "/v1/chat/completions" if model.kind == ServedModel.Kind.POLICY else "/v1/rewards"
+        raise BadCall(f"{model.name} is a {model.kind} model: call it at {where}.")
+    return model
+
+
+def _number(body: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
+    value = body.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise BadCall({name: [f"A number from {low} to {high}."]})
+    return float(value)
+
+
+def _whole(value: Any, name: str, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        raise BadCall({name: [f"A whole number from 1 to {high}."]})
+    return value
+
+
+def _content(message: Any) -> str:
+    if not isinstance(message, dict) or message.get("role") not in ROLES:
+        raise BadCall(
+            {"messages": [f"Each message is {{'role': {'|'.join(ROLES)}, 'content': str}}."]}
+        )
+    content = message.get("content")
+    if isinstance(content, list):  # OpenAI's content parts: only text ones here
+        if not all(
+            isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+            for p in content
+        ):
+            raise BadCall({"messages": ["Only text content parts are supported."]})
+        content = "".join(p["text"] for p in content)
+    if not isinstance(content, str):
+        raise BadCall({"messages": ["A message's content is a string."]})
+    return content
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    model: ServedModel
+    params: ChatParams
+    stream: bool
+    prompt_bytes: int
+
+    @property
+    def prompt_bound(self) -> int:
+        """The most prompt tokens the call may be charged: one per byte, plus the template's."""
+        return self.prompt_bytes + PER_MESSAGE_TOKENS * len(self.params.messages) + PER_CALL_TOKENS
+
+    @property
+    def worst_msat(self) -> int:
+        return metering.chat_price_msat(
+            self.model,
+            prompt_tokens=self.prompt_bound,
+            completion_tokens=self.params.max_tokens * self.params.n,
+        )
+
+
+def parse_chat(body: Any) -> ChatRequest:
+    """The call as the engine will get it; BadCall (400) / ModelNotFound (404) otherwise."""
+    if not isinstance(body, dict):
+        raise BadCall("The body is a JSON object.")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise BadCall({"messages": ["A non-empty list of messages."]})
+    if len(messages) > 1000:
+        raise BadCall({"messages": ["At most 1000 messages."]})
+    contents = [_content(m) for m in messages]
+    prompt_bytes = sum(len(c.encode("utf-8", "surrogatepass")) for c in contents)
+    limit = settings.SERVING_MAX_PROMPT_BYTES
+    if prompt_bytes > limit:
+        raise BadCall({"messages": [f"The prompt is {prompt_bytes} bytes; the limit is {limit}."]})
+    model = published_model(body.get("model"), kind=ServedModel.Kind.POLICY)
+    asked = body.get("max_completion_tokens", body.get("max_tokens"))
+    max_tokens = (
+        model.max_tokens if asked is None else _whole(asked, "max_tokens", model.max_tokens)
+    )
+    stop = body.get("stop") or []
+    stop = [stop] if isinstance(stop, str) else stop
+    if (
+        not isinstance(stop, list)
+        or len(stop) > 4
+        or not all(isinstance(s, str) and 0 < len(s) <= 100 for s in stop)
+    ):
+        raise BadCall({"stop": ["A string or up to 4 strings of 1 to 100 characters."]})
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise BadCall({"stream": ["true or false."]})
+    n = body.get("n")
+    params = ChatParams(
+        messages=[
+            {"role": m["role"], "content": c} for m, c in zip(messages, contents, strict=True)
+        ],
+        max_tokens=max_tokens,
+        temperature=_number(body, "temperature", 1.0, 0.0, 2.0),
+        top_p=_number(body, "top_p", 1.0, 0.0, 1.0),
+        stop=stop,
+        n=1 if n is None else _whole(n, "n", settings.SERVING_MAX_N),
+    )
+    return ChatRequest(model=model, params=params, stream=stream, prompt_bytes=prompt_bytes)
+
+
+@dataclass(frozen=True)
+class RewardRequest:
+    model: ServedModel
+    prompt: str
+    responses: list[str]
+
+    @property
+    def worst_msat(self) -> int:
+        return metering.reward_price_msat(self.model, responses=len(self.responses))
+
+
+def parse_rewards(body: Any) -> RewardRequest:
+    if not isinstance(body, dict):
+        raise BadCall("The body is a JSON object.")
+    prompt, responses = body.get("prompt"), body.get("responses")
+    if not isinstance(prompt, str):
+        raise BadCall({"prompt": ["A string."]})
+    most = settings.SERVING_MAX_RESPONSES
+    if (
+        not isinstance(responses, list)
+        or not 1 <= len(responses) <= most
+        or not all(isinstance(r, str) for r in responses)
+    ):
+        raise BadCall({"responses": [f"A list of 1 to {most} strings."]})
+    size = sum(len(t.encode("utf-8", "surrogatepass")) for t in [prompt, *responses])
+    limit = settings.SERVING_MAX_PROMPT_BYTES
+    if size > limit:
+        raise BadCall(
+            {"responses": [f"The prompt and responses are {size} bytes; the limit is {limit}."]}
+        )
+    model = published_model(body.get("model"), kind=ServedModel.Kind.REWARD)
+    return RewardRequest(model=model, prompt=prompt, responses=responses)
+
+
+def engine_for(model: ServedModel) -> UpstreamEngine:
+    if not model.engine_url:
+        raise EngineFailed(f"No engine is running for {model.name} yet; nothing was charged.")
+    try:
+        return UpstreamEngine(
+            model.engine_url,
+            model=model.upstream_model or model.name,
+            api_key=settings.SERVING_ENGINE_API_KEY,
+            timeout=settings.SERVING_ENGINE_TIMEOUT_SECONDS,
+        )
+    except EngineError as exc:
+        raise EngineFailed() from exc
+
+
+def _refusal(exc: EngineError) -> EngineFailed:
+    return EngineTimeout() if isinstance(exc, EngineTimedOut) else EngineFailed()
+
+
+@dataclass
+class MeteredChat:
+    """A chat call in progress: iterate `events()` (pieces, then the usage charged); the
+    call is settled when the iteration ends, however it ends."""
+
+    request: ChatRequest
+    call: ServedCall
+    engine: UpstreamEngine
+    delivered: int = 0
+    usage: Usage | None = None
+    pending: list[Piece | Usage] = field(default_factory=list)
+    finished: bool = False
+
+    def start(self) -> None:
+        """Waits for the engine's first piece: a call whose engine fails before answering
+        is refused (502/504) with nothing charged."""
+        self.stream: Iterator[Piece | Usage] = iter(self.engine.chat(self.request.params))
+        try:
+            self.pending.append(next(self.stream))
+        except StopIteration:
+            pass
+        except EngineError as exc:
+            self._settle(failed=True)
+            raise _refusal(exc) from exc
+        except BaseException:
+            self._settle(failed=True)
+            raise
+
+    def pieces(self) -> Iterator[Piece]:
+        """The answer as the engine streams it. Iterate to the end, then `finish()`; a
+        client that goes away mid-answer (the generator closed) is settled at once."""
+        try:
+            while True:
+                if self.pending:
+                    event = self.pending.pop(0)
+                else:
+                    try:
+                        event = next(self.stream)
+                    except StopIteration:
+                        break
+                if isinstance(event, Usage):
+                    self.usage = event
+                    continue
+                if event.text:
+                    self.delivered += 1
+                yield event
+        except EngineError:
+            pass  # the engine broke mid-answer: charged what was delivered
+        except BaseException:  # the client went away (GeneratorExit), or worse
+            self.finish()
+            raise
+
+    def used(self) -> Usage | None:
+        """What the call is charged for; None if it delivered nothing."""
+        params = self.request.params
+        if self.usage is not None:  # the engine's own count, never above what was held
+            return Usage(
+                min(self.usage.prompt_tokens, self.request.prompt_bound),
+                min(self.usage.completion_tokens, params.max_tokens * params.n),
+            )
+        return Usage(0, self.delivered) if self.delivered else None  # broke mid-answer
+
+    def finish(self) -> None:
+        """Charges what was used and releases the rest (once, however often called)."""
+        if not self.finished:
+            self._settle(failed=False)
+
+    def _settle(self, *, failed: bool) -> None:
+        self.finished = True
+        usage = None if failed else self.used()
+        if usage is None:
+            metering.settle_call(
+                call=self.call, owner_id=self.request.model.owner_id, delivered=False
+            )
+            return
+        metering.settle_call(
+            call=self.call,
+            owner_id=self.request.model.owner_id,
+            delivered=True,
+            charge_msat=metering.chat_price_msat(
+                self.request.model,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+            ),
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+        )
+
+
+def start_chat(*, request: ChatRequest, payer: Payer) -> MeteredChat:
+    engine = engine_for(request.model)
+    call = metering.reserve_call(
+        served_model=request.model, payer=payer, worst_msat=request.worst_msat
+    )
+    metered = MeteredChat(request=request, call=call, engine=engine)
+    metered.start()
+    return metered
+
+
+@dataclass(frozen=True)
+class Scored:
+    scores: list[float]
+    prompt_tokens: int
+    charged_msat: int
+
+
+def score(*, request: RewardRequest, payer: Payer) -> Scored:
+    engine = engine_for(request.model)
+    call = metering.reserve_call(
+        served_model=request.model, payer=payer, worst_msat=request.worst_msat
+    )
+    owner_id = request.model.owner_id
+    try:
+        result = engine.score(prompt=request.prompt, responses=request.responses)
+        if len(result.scores) != len(request.responses):
+            raise EngineError("the engine scored a different number of responses")
+    except EngineError as exc:
+        metering.settle_call(call=call, owner_id=owner_id, delivered=False)
+        raise _refusal(exc) from exc
+    except BaseException:
+        metering.settle_call(call=call, owner_id=owner_id, delivered=False)
+        raise
+    metering.settle_call(
+        call=call,
+        owner_id=owner_id,
+        delivered=True,
+        charge_msat=request.worst_msat,
+        prompt_tokens=result.prompt_tokens,
+    )
+    return Scored(
+        scores=result.scores, prompt_tokens=result.prompt_tokens, charged_msat=request.worst_msat
+    )
