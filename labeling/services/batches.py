@@ -96,8 +96,11 @@ def create_batch(
     overlap: int,
     items: list[ItemSpec],
     quality: dict[str, Any] | None = None,
+    source_model: str = "",
+    source_run_id: int | None = None,
 ) -> Batch:
-    """Creates the batch and its items; `quality` sets the Batch's review fields.
+    """Creates the batch and its items; `quality` sets the Batch's review fields; `source_*`
+    name the served model (and its training run) that wrote the responses, if one did.
     `batch_created` reserves its cost (InsufficientBalance rolls it all back)."""
     if not 1 <= overlap <= MAX_OVERLAP:
         raise InvalidBatch({"overlap": [f"Overlap must be between 1 and {MAX_OVERLAP}."]})
@@ -112,6 +115,8 @@ def create_batch(
         overlap=overlap,
         items_count=len(items),
         gold_count=sum(spec.gold is not None for spec in items),
+        source_model=source_model,
+        source_run_id=source_run_id,
         **clean_quality_options(quality or {}),
     )
     if batch.cost_msat > settings.BATCH_MAX_COST_MSAT:
