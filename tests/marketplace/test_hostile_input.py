@@ -24,6 +24,7 @@ FIELDS = [
     *("name", "task_type", "instructions", "reward_msat", "overlap", "items", "quality"),
     *("amount_msat", "address", "threshold_msat", "ranking", "scores", "rationale"),
     *("reason", "note", "rating_ids", "decision", "k1", "pr", "sig", "key"),
+    *("prompts", "max_tokens", "temperature"),
 ]
 
 
