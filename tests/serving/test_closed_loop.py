@@ -3,6 +3,8 @@ pairs are posted as a pairwise batch in one call, which records the model and it
 refusal, and an engine that fails, leaves no batch and reserves nothing."""
 
 import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from labeling.models import Batch
@@ -179,3 +181,46 @@ def test_a_worker_or_anonymous_client_cannot_generate(publish, echo_engine, work
     assert generate(worker_client, model.id).status_code == 403
     assert generate(client, model.id).status_code == 401
     assert not Batch.objects.filter(source_model__gt="").exists()
+
+
+def test_the_owner_generates_a_batch_from_the_admin(publish, echo_engine, client, requester):
+    model = publish("echo", engine_url=echo_engine)
+    client.force_login(requester.user)
+    change = client.get(reverse("admin:serving_servedmodel_change", args=[model.id]))
+    url = reverse("admin:serving_servedmodel_generate_batch", args=[model.id])
+    assert url in change.content.decode()
+    picked = client.post(
+        reverse("admin:serving_servedmodel_changelist"),
+        {"action": "generate_batch", ACTION_CHECKBOX_NAME: [model.id]},
+    )
+    assert picked.status_code == 302 and picked["Location"] == url
+    assert client.get(url).status_code == 200
+
+    form = {"reward_msat": 1_000, "overlap": 1, "temperature": 1.0, "instructions": "Pick one."}
+    empty = client.post(url, {**form, "prompts": "  \n"})
+    assert empty.status_code == 200 and "non-empty list of prompts" in empty.content.decode()
+    done = client.post(url, {**form, "prompts": "one two\nthree\n", "name": "from the admin"})
+    batch = Batch.objects.get(source_model="echo")
+    assert done.status_code == 302
+    assert done["Location"] == reverse("admin:labeling_batch_change", args=[batch.id])
+    assert (batch.name, batch.items_count, batch.source_run_id) == (
+        "from the admin",
+        2,
+        model.run_id,
+    )
+    page = client.get(done["Location"]).content.decode()
+    assert "echo" in page and str(model.run_id) in page
+
+
+def test_a_jsonl_upload_gives_prompts_with_references(publish, echo_engine, client, requester):
+    model = publish("echo", engine_url=echo_engine)
+    client.force_login(requester.user)
+    url = reverse("admin:serving_servedmodel_generate_batch", args=[model.id])
+    lines = b'{"prompt": "say hi", "reference": "Hello."}\n"just this"\n'
+    form = {"reward_msat": 1_000, "overlap": 1, "temperature": 1.0}
+    bad = client.post(url, {**form, "file": SimpleUploadedFile("p.jsonl", b"{nope\n")})
+    assert "Line 1 is not JSON." in bad.content.decode()
+    done = client.post(url, {**form, "file": SimpleUploadedFile("p.jsonl", lines)})
+    assert done.status_code == 302
+    first = Batch.objects.get(source_model="echo").items.order_by("position").first()
+    assert [r.text for r in first.responses.order_by("position")] == ["say hi", "Hello."]
