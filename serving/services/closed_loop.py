@@ -10,6 +10,7 @@ is reserved, as for any batch."""
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from core.hostile import text_problem
@@ -67,6 +68,18 @@ def parse_prompts(raw: Any) -> list[LoopPrompt]:
             or len(reference) > batches.MAX_TEXT
         ):
             raise LoopRefused({"prompts": [where + ": " + _("the reference is non-empty text.")]})
+        size = len(prompt.encode("utf-8", "surrogatepass"))
+        if size > settings.SERVING_MAX_PROMPT_BYTES:  # the gateway's limit for any call
+            raise LoopRefused(
+                {
+                    "prompts": [
+                        where
+                        + ": "
+                        + _("%(size)d bytes; the limit is %(limit)d.")
+                        % {"size": size, "limit": settings.SERVING_MAX_PROMPT_BYTES}
+                    ]
+                }
+            )
         problem = text_problem(prompt) or (reference and text_problem(reference))
         if problem:  # refused before the engine answers a prompt the database cannot store
             raise LoopRefused({"prompts": [f"{where}: {problem}"]})
@@ -132,8 +145,12 @@ def generate_batch(
     name = name.strip() or _("%(model)s answers") % {"model": model.name}
     # The batch's own checks and the balance, before any engine time is spent on it;
     # create_batch decides again, in its transaction.
-    if not 1 <= overlap <= batches.MAX_OVERLAP or not 0 <= reward_msat <= batches.MAX_REWARD_MSAT:
-        raise LoopRefused({"overlap": [_("Overlap 1 to 50; reward 0 to 1 BTC in msat.")]})
+    if not 1 <= overlap <= batches.MAX_OVERLAP:
+        raise LoopRefused(
+            {"overlap": [_("A whole number from 1 to %(most)d.") % {"most": batches.MAX_OVERLAP}]}
+        )
+    if not 0 <= reward_msat <= batches.MAX_REWARD_MSAT:
+        raise LoopRefused({"reward_msat": [_("Reward must be between 0 and 1 BTC in msat.")]})
     cost_msat = Batch(reward_msat=reward_msat, overlap=overlap, items_count=len(prompts)).cost_msat
     if ledger.balance_msat(ledger.requester_available(requester.id)) < cost_msat:
         raise InsufficientBalance(
@@ -151,6 +168,11 @@ def generate_batch(
             n=1 if item.reference is not None else 2,
         )
         answers = _answers(engine, params)
+        if any(text_problem(text) for text in answers):  # a NUL or lone surrogate
+            raise EngineFailed(
+                _("The model's answer to prompt %(number)d cannot be stored; nothing was created.")
+                % {"number": number}
+            )
         if not all(text.strip() for text in answers):
             raise LoopRefused(
                 {

@@ -107,6 +107,7 @@ def test_another_requesters_model_is_404(publish, echo_engine, make_requester, o
         ({"prompts": [{"prompt": "p", "reference": ""}]}, "prompts"),
         ({"prompts": [{"prompt": "p", "answer": "x"}]}, "prompts"),
         ({"prompts": ["a\x00b"]}, "detail"),
+        ({"prompts": ["x" * 40_000]}, "prompts"),
         ({"max_tokens": 65}, "max_tokens"),
         ({"temperature": 3}, "temperature"),
         ({"overlap": 0}, "overlap"),
