@@ -232,6 +232,8 @@ class BatchAdmin(OwnRowsMixin, admin.ModelAdmin):
         "created_at",
         "progress",
         "export_links",
+        "source_model",
+        "source_run_id",
     )
     fields = (
         "name",

@@ -230,6 +230,12 @@ class BatchProgressSerializer(serializers.Serializer):
     ratings_needed = serializers.IntegerField()
     spent_msat = serializers.IntegerField()
     agreement = serializers.FloatField(allow_null=True)
+    source_model = serializers.CharField(
+        allow_null=True, help_text="The served model that wrote the responses, if one did."
+    )
+    source_run_id = serializers.IntegerField(
+        allow_null=True, help_text="The training run behind that model."
+    )
 
 
 def raw_items_from(data: dict[str, Any]) -> list[Any]:

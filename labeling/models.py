@@ -132,6 +132,14 @@ class Batch(models.Model):
         default=0.75,
         help_text=_("Share of the entry test to get right; below it the batch is closed."),
     )
+    # Where the responses came from when a served policy generated them (the closed loop):
+    # plain values, not foreign keys, since labeling sits below serving and rewardmodel.
+    source_model = models.CharField(
+        max_length=64, blank=True, default="", help_text=_("The served model that answered.")
+    )
+    source_run_id = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text=_("The training run behind that model.")
+    )
 
     class Meta:
         verbose_name_plural = "batches"

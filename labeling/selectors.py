@@ -222,6 +222,8 @@ def batch_progress(*, batch: Batch) -> dict[str, Any]:
         "ratings_needed": batch.ratings_needed,
         "spent_msat": totals["spent"],
         "agreement": batch_agreement(batch=batch),
+        "source_model": batch.source_model or None,
+        "source_run_id": batch.source_run_id,
     }
 
 

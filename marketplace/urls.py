@@ -46,6 +46,11 @@ api_v1 = [
         serving_api.ServedModelDetailView.as_view(),
         name="served-model-detail",
     ),
+    path(
+        "served-models/<int:served_model_id>/batches/",
+        serving_api.GeneratedBatchView.as_view(),
+        name="served-model-batches",
+    ),
     path("withdrawals/", payouts_api.WithdrawalCreateView.as_view(), name="withdrawal-create"),
     path(
         "withdrawals/<int:withdrawal_id>/",

@@ -1,24 +1,29 @@
 """The owner's view of served models: publish a succeeded run (the add form), unpublish or
-publish again (actions), and per model calls, tokens and revenue per day with a chart.
-A requester sees only its own models; writes go through the publishing service."""
+publish again (actions), per model calls, tokens and revenue per day with a chart, and
+"Generate a batch" (a policy answers prompts; the pairs become the next batch).
+A requester sees only its own models; writes go through the services."""
 
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
+from core.hostile import loads
 from labeling.charts import bar_chart
+from labeling.services.batches import MAX_OVERLAP, MAX_REWARD_MSAT
 from rewardmodel import selectors as run_selectors
 from rewardmodel.models import TrainingRun
 
 from . import selectors
 from .models import ServedModel
-from .services import engines, publishing
+from .services import closed_loop, engines, publishing
 
 
 class PublishForm(forms.ModelForm):
@@ -70,11 +75,67 @@ class PublishForm(forms.ModelForm):
         pass  # the service decides (a taken name is its error)
 
 
+class GenerateBatchForm(forms.Form):
+    prompts = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 10}),
+        required=False,
+        help_text=_("One prompt per line; the policy answers each twice."),
+    )
+    file = forms.FileField(
+        required=False,
+        help_text=_(
+            'Or JSONL: one prompt per line, as a JSON string or {"prompt", "reference"} '
+            "(the policy's answer against the reference)."
+        ),
+    )
+    name = forms.CharField(max_length=200, required=False)
+    instructions = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        initial=closed_loop.DEFAULT_INSTRUCTIONS,
+        help_text=_("Markdown, shown to workers."),
+    )
+    reward_msat = forms.IntegerField(
+        min_value=0,
+        max_value=MAX_REWARD_MSAT,
+        help_text=_("Paid per accepted rating, in millisatoshis."),
+    )
+    overlap = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_OVERLAP,
+        initial=3,
+        help_text=_("How many different workers rate each item."),
+    )
+    max_tokens = forms.IntegerField(
+        min_value=1, required=False, help_text=_("Most tokens per answer.")
+    )
+    temperature = forms.FloatField(min_value=0, max_value=2, initial=1.0)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        upload = data.get("file")
+        if upload is not None:
+            self.raw_prompts = []
+            for number, line in enumerate(upload.read().splitlines(), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    self.raw_prompts.append(loads(line))
+                except ValueError as exc:
+                    raise forms.ValidationError(
+                        _("Line %(number)d is not JSON.") % {"number": number}
+                    ) from exc
+        else:
+            text = data.get("prompts") or ""
+            self.raw_prompts = [line.strip() for line in text.splitlines() if line.strip()]
+        return data
+
+
 @admin.register(ServedModel)
 class ServedModelAdmin(admin.ModelAdmin):
     list_display = ("name", "kind", "owner", "prices", "published", "engine_ready", "created_at")
     list_filter = ("kind", "published")
-    actions = ["unpublish", "publish_again"]
+    actions = ["generate_batch", "unpublish", "publish_again"]
     # The operator points a model at an upstream it runs (vLLM): superusers only.
     ENGINE_FIELDS = ("engine_managed", "engine_url", "upstream_model")
     readonly_fields = (
@@ -89,6 +150,7 @@ class ServedModelAdmin(admin.ModelAdmin):
         "engine_url",
         "upstream_model",
         "created_at",
+        "generate_link",
         "usage",
     )
 
@@ -190,6 +252,74 @@ class ServedModelAdmin(admin.ModelAdmin):
             _("Revenue (msat)"),
             rows,
         )
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "<int:served_model_id>/generate-batch/",
+                self.admin_site.admin_view(self.generate_batch_view),
+                name="serving_servedmodel_generate_batch",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description=_("Next batch"))
+    def generate_link(self, model: ServedModel) -> str:
+        if model.kind != ServedModel.Kind.POLICY:
+            return "—"
+        url = reverse("admin:serving_servedmodel_generate_batch", args=[model.id])
+        return format_html('<a href="{}">{}</a>', url, _("Generate a batch"))
+
+    def generate_batch_view(self, request: HttpRequest, served_model_id: int) -> HttpResponse:
+        # Only a requester owns models and has a balance; a superuser sees every model
+        # but generates only with its own.
+        model = self.get_queryset(request).filter(id=served_model_id).first()
+        requester = getattr(request.user, "requester", None)
+        if model is None or requester is None:
+            return HttpResponseRedirect(reverse("admin:serving_servedmodel_changelist"))
+        form = GenerateBatchForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                batch = closed_loop.generate_batch(
+                    requester=requester,
+                    served_model_id=model.id,
+                    prompts=closed_loop.parse_prompts(form.raw_prompts),
+                    name=data["name"],
+                    instructions=data["instructions"],
+                    reward_msat=data["reward_msat"],
+                    overlap=data["overlap"],
+                    max_tokens=data["max_tokens"],
+                    temperature=data["temperature"],
+                )
+            except DomainError as error:
+                form.add_error(None, error.message())
+            else:
+                self.message_user(
+                    request,
+                    _("Batch “%(name)s” created with %(n)d items from %(model)s.")
+                    % {"name": batch.name, "n": batch.items_count, "model": model.name},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:labeling_batch_change", args=[batch.id]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Generate a batch with %(model)s") % {"model": model.name},
+            "form": form,
+            "model": model,
+            "most": closed_loop.MAX_PROMPTS,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/serving/servedmodel/generate_batch.html", context)
+
+    @admin.action(description=_("Generate a batch with the selected policy"))
+    def generate_batch(self, request: HttpRequest, queryset: QuerySet) -> Any:
+        if queryset.count() != 1:
+            self.message_user(request, _("Select exactly one policy."), messages.WARNING)
+            return None
+        model = queryset.get()
+        url = reverse("admin:serving_servedmodel_generate_batch", args=[model.id])
+        return HttpResponseRedirect(url)
 
     @admin.action(description=_("Unpublish selected models"))
     def unpublish(self, request: HttpRequest, queryset: QuerySet) -> None:

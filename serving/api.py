@@ -1,5 +1,5 @@
 """Publishing over the API (see API.md, "Training runs and publishing"): a requester serves
-its succeeded runs, lists and unpublishes them."""
+its succeeded runs, lists and unpublishes them, and has a policy write its next batch."""
 
 from typing import Any
 
@@ -10,10 +10,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import BAD_REQUEST, SIGNED_IN_ONLY, ErrorDetailSerializer
+from core.hostile import Decoder
+from labeling.api import BatchOutSerializer
 from labeling.permissions import IsRequester
+from labeling.services.batches import MAX_OVERLAP, MAX_REWARD_MSAT
 
 from .models import ServedModel
-from .services import publishing
+from .services import closed_loop, publishing
 
 
 class PublishInSerializer(serializers.Serializer):
@@ -89,3 +92,56 @@ class ServedModelDetailView(APIView):
     def delete(self, request: Request, served_model_id: int) -> Response:
         publishing.unpublish_model(user=request.user, served_model_id=served_model_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class GenerateBatchInSerializer(serializers.Serializer):
+    prompts = serializers.JSONField(
+        decoder=Decoder,
+        help_text=f"1 to {closed_loop.MAX_PROMPTS} prompts: strings (the policy answers twice) "
+        "or {prompt, reference} objects (the policy's answer against the reference).",
+    )
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    instructions = serializers.CharField(
+        required=False, allow_blank=True, default=closed_loop.DEFAULT_INSTRUCTIONS
+    )
+    reward_msat = serializers.IntegerField(min_value=0, max_value=MAX_REWARD_MSAT)
+    overlap = serializers.IntegerField(min_value=1, max_value=MAX_OVERLAP, default=1)
+    max_tokens = serializers.IntegerField(
+        min_value=1, required=False, help_text="Per answer; at most the model's max_tokens."
+    )
+    temperature = serializers.FloatField(min_value=0.0, max_value=2.0, default=1.0)
+
+
+class GeneratedBatchView(APIView):
+    permission_classes = [IsRequester]
+
+    @extend_schema(
+        request=GenerateBatchInSerializer,
+        responses={
+            201: BatchOutSerializer,
+            400: BAD_REQUEST,
+            402: ErrorDetailSerializer,
+            404: ErrorDetailSerializer,
+            502: ErrorDetailSerializer,
+            504: ErrorDetailSerializer,
+            **SIGNED_IN_ONLY,
+        },
+        description="The owner's policy answers the prompts and the pairs are posted as a "
+        "pairwise batch (its cost reserved), recording the model and its training run.",
+    )
+    def post(self, request: Request, served_model_id: int) -> Response:
+        data = GenerateBatchInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        batch = closed_loop.generate_batch(
+            requester=request.user.requester,
+            served_model_id=served_model_id,
+            prompts=closed_loop.parse_prompts(fields["prompts"]),
+            name=fields["name"],
+            instructions=fields["instructions"],
+            reward_msat=fields["reward_msat"],
+            overlap=fields["overlap"],
+            max_tokens=fields.get("max_tokens"),
+            temperature=fields["temperature"],
+        )
+        return Response(BatchOutSerializer(batch).data, status=status.HTTP_201_CREATED)

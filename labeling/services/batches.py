@@ -101,9 +101,13 @@ def new_batch(
     overlap: int,
     items: list[ItemSpec],
     quality: dict[str, Any] | None = None,
+    source_model: str = "",
+    source_run_id: int | None = None,
 ) -> Batch:
     """The batch as `create_batch` stores it, checked but not saved: the admin's upload
-    preview shows its `cost_terms()` and the `cost_msat` that creating it reserves."""
+    preview shows its `cost_terms()` and the `cost_msat` that creating it reserves.
+    `source_*` name the served model (and its training run) that wrote the responses, if one
+    did."""
     if not 1 <= overlap <= MAX_OVERLAP:
         raise InvalidBatch({"overlap": [f"Overlap must be between 1 and {MAX_OVERLAP}."]})
     if not 0 <= reward_msat <= MAX_REWARD_MSAT:
@@ -117,6 +121,8 @@ def new_batch(
         overlap=overlap,
         items_count=len(items),
         gold_count=sum(spec.gold is not None for spec in items),
+        source_model=source_model,
+        source_run_id=source_run_id,
         **clean_quality_options(quality or {}),
     )
     if batch.cost_msat > settings.BATCH_MAX_COST_MSAT:
@@ -142,9 +148,12 @@ def create_batch(
     overlap: int,
     items: list[ItemSpec],
     quality: dict[str, Any] | None = None,
+    source_model: str = "",
+    source_run_id: int | None = None,
 ) -> Batch:
-    """Creates the batch and its items; `quality` sets the Batch's review fields.
-    `batch_created` reserves its cost (InsufficientBalance rolls it all back)."""
+    """Creates the batch and its items; `quality` sets the Batch's review fields; `source_*`
+    as in `new_batch`. `batch_created` reserves its cost (InsufficientBalance rolls it all
+    back)."""
     batch = new_batch(
         requester=requester,
         name=name,
@@ -154,6 +163,8 @@ def create_batch(
         overlap=overlap,
         items=items,
         quality=quality,
+        source_model=source_model,
+        source_run_id=source_run_id,
     )
     batch.save()
     items = spread_gold(items)

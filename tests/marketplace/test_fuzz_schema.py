@@ -20,7 +20,9 @@ from labeling.models import Requester, Worker
 from labeling.services import assignments as assignment_services
 from payouts.services import deposits as deposit_services
 from rewardmodel.services import runs as run_services
+from serving.services import publishing
 from tests.payouts.factories import credit_worker, open_withdrawal
+from tests.rewardmodel.run_helpers import finished_run
 
 EXAMPLES_PER_OPERATION = 25
 
@@ -78,6 +80,16 @@ def world(requester: Requester, worker: Worker, make_batch: Any) -> World:
         started_by=requester.user,
         queue=False,
     )
+    # A policy with no engine running: a generation asked of it is refused (502).
+    policy = finished_run(
+        make_batch("pairwise"), requester.user, status="succeeded", kind="ppo", artifact_path="/m"
+    )
+    served = publishing.publish_model(
+        user=requester.user,
+        run_id=policy.id,
+        name="policy",
+        prices={"price_msat_per_1k_input": 1, "price_msat_per_1k_output": 1},
+    )
     tokens = {
         "worker": Token.objects.get_or_create(user=worker.user)[0].key,
         "requester": Token.objects.get_or_create(user=requester.user)[0].key,
@@ -89,6 +101,7 @@ def world(requester: Requester, worker: Worker, make_batch: Any) -> World:
         "withdrawal_id": withdrawal.id,
         "run_id": run.id,
         "k1": withdrawal.k1,
+        "served_model_id": served.id,
     }
     return World(tokens=tokens, ids=ids)
 

@@ -27,6 +27,7 @@ FIELDS = [
     *("amount_msat", "address", "threshold_msat", "ranking", "scores", "rationale"),
     *("reason", "note", "rating_ids", "decision", "k1", "pr", "sig", "key"),
     *("kind", "batches", "model", "reward_model", "epochs", "algo", "steps", "lr", "batch_size"),
+    *("prompts", "max_tokens", "temperature"),
 ]
 
 

@@ -23,10 +23,13 @@ from rest_framework.test import APIClient
 
 from labeling.models import Assignment
 from labeling.permissions import IsWorker
+from serving.models import ServedModel
+from serving.services import publishing
 from tests.conftest import client_for
 from tests.payouts.factories import invoice
 from tests.payouts.node_servers import QuickServer
 from tests.rewardmodel.run_helpers import finished_run
+from tests.serving.conftest import engine_process
 
 OPENAPI_JSON = "application/vnd.oai.openapi+json"
 METHODS = {"get", "put", "post", "delete", "patch"}
@@ -350,6 +353,42 @@ def serving(
     contract.check(APIClient().post(pay, {"bolt11": stranger}, format="json"), 404)
 
 
+def closed_loop(
+    contract: Contract, requester: Any, make_batch: Any, make_requester: Any, settings: Any
+) -> None:
+    """A served policy answers prompts on an engine process and posts them as a batch."""
+
+    def policy(owner: Any, name: str, engine_url: str) -> int:
+        run = finished_run(
+            make_batch(owner=owner), owner.user, status="succeeded", kind="ppo", artifact_path="/m"
+        )
+        prices = {"price_msat_per_1k_input": 1, "price_msat_per_1k_output": 1}
+        model = publishing.publish_model(user=owner.user, run_id=run.id, name=name, prices=prices)
+        ServedModel.objects.filter(id=model.id).update(engine_url=engine_url)
+        return model.id
+
+    api = client_for(requester.user)
+    body = {"prompts": ["one two", {"prompt": "p", "reference": "r"}], "reward_msat": 1_000}
+
+    def url(model_id: int) -> str:
+        return reverse("served-model-batches", args=[model_id])
+
+    with engine_process("--engine", "echo") as engine:
+        model_id = policy(requester, "looper", engine)
+        made = contract.check(api.post(url(model_id), body, format="json"), 201)
+        assert made["items_count"] == 2
+        contract.check(api.post(url(model_id), {**body, "prompts": []}, format="json"), 400)
+        contract.check(api.post(url(999_999), body, format="json"), 404)
+        broke = make_requester()
+        broke_model = policy(broke, "broke", engine)
+        contract.check(client_for(broke.user).post(url(broke_model), body, format="json"), 402)
+    contract.check(api.post(url(model_id), body, format="json"), 502)  # the engine is gone
+    settings.SERVING_ENGINE_TIMEOUT_SECONDS = 1
+    with engine_process("--engine", "echo", "--stall-after", "0") as engine:
+        ServedModel.objects.filter(id=model_id).update(engine_url=engine)
+        contract.check(api.post(url(model_id), body, format="json"), 504)
+
+
 def worker_login(contract: Contract, client: Any) -> None:
     offer = contract.check(client.post(reverse("lnurl-auth")), 201)
     poll = reverse("lnurl-auth-poll", args=[offer["k1"]])
@@ -465,6 +504,7 @@ def test_every_documented_response_is_exercised_and_matches_the_schema(
     requester_money(contract, requester)
     requester_runs(contract, requester, make_batch)
     serving(contract, requester, make_batch, make_requester, make_worker)
+    closed_loop(contract, requester, make_batch, make_requester, settings)
     worker_login(contract, client)
     worker_payouts(contract, client, make_batch, make_worker, pay_service)
     rate_limits(contract, client, settings)
