@@ -27,7 +27,16 @@ class Requester(models.Model):
 
 
 class Worker(models.Model):
-    """A labeler, identified by the LNURL-auth linking key of their wallet."""
+    """A labeler, identified by the LNURL-auth linking key of their wallet.
+
+    A new key is on probation: its ratings are held until gold evidence shows it is
+    honest (then they are paid together and it is trusted), or closed for good.
+    """
+
+    class Standing(models.TextChoices):
+        PROBATION = "probation", _("On probation: ratings held until checked")
+        TRUSTED = "trusted", _("Trusted: paid at once")
+        CLOSED = "closed", _("Closed: not served, waiting ratings rejected")
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="worker"
@@ -40,6 +49,11 @@ class Worker(models.Model):
     gold_correct = models.PositiveIntegerField(default=0)
     peer_seen = models.PositiveIntegerField(default=0)
     peer_agree = models.FloatField(default=0.0)
+    standing = models.CharField(max_length=16, choices=Standing.choices, default=Standing.PROBATION)
+    closed_reason = models.TextField(blank=True, help_text=_("Why the worker was closed."))
+    # A hash of the client (address and browser) the worker last answered from: keys
+    # behind one client are treated as one person when one of them is closed.
+    client = models.CharField(max_length=32, blank=True, db_index=True)
 
     def __str__(self) -> str:
         return f"worker {self.pk} ({self.linking_key[:10]}…)"
@@ -70,7 +84,10 @@ class Batch(models.Model):
     CLOSED_STATUSES = (Status.COMPLETED, Status.CANCELLED)
 
     class Review(models.TextChoices):
-        AUTO = "auto", _("Approve trusted workers' unflagged ratings at once")
+        AUTO = (
+            "auto",
+            _("Approve trusted workers' unflagged ratings at once; new workers' once checked"),
+        )
         MANUAL = "manual", _("Every rating waits for the requester")
         AUTO_AFTER = "auto_after", _("Approve unflagged ratings after a delay")
 
@@ -80,6 +97,17 @@ class Batch(models.Model):
     instructions = models.TextField(blank=True, help_text=_("Markdown, shown to workers."))
     reward_msat = models.PositiveBigIntegerField()
     overlap = models.PositiveSmallIntegerField(default=1)
+    max_overlap = models.PositiveSmallIntegerField(
+        default=1,
+        help_text=_(
+            "Dynamic overlap: items not yet confident after `overlap` votes get more, up to this."
+        ),
+    )
+    min_confidence = models.FloatField(
+        null=True,
+        blank=True,
+        help_text=_("Dynamic overlap: the aggregated confidence an item needs (0..1)."),
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     items_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -88,8 +116,8 @@ class Batch(models.Model):
     auto_approve_trust = models.FloatField(
         default=0.5,
         help_text=_(
-            "In auto mode, ratings of workers at or above this trust are "
-            "approved at once (new workers start at 0.6)."
+            "In auto mode, ratings of workers past probation and at or above this "
+            "trust are approved at once."
         ),
     )
     review_after_hours = models.PositiveIntegerField(
@@ -154,14 +182,6 @@ class Batch(models.Model):
             return 0
         bonus = self.bonus_percent and worker.trust >= self.bonus_trust
         return self.reward_msat + (self.bonus_msat if bonus else 0)
-
-    @property
-    def cost_msat(self) -> int:
-        """Reserved up front: every slot at the highest pay (unused bonus is released)."""
-        paid_slots = self.ratings_needed - (
-            0 if self.pay_gold else self.gold_count * self.gold_overlap
-        )
-        return (self.reward_msat + self.bonus_msat) * paid_slots
 
 
 class Item(models.Model):
@@ -286,6 +306,8 @@ class Rating(models.Model):
         indexes = [
             models.Index(fields=["batch", "status"], name="rating_batch_status"),
             models.Index(fields=["worker", "status"], name="rating_worker_status"),
+            # The worker's latest ratings, read on every submit for the flags.
+            models.Index(fields=["worker", "-id"], name="rating_worker_recent"),
         ]
 
     def __str__(self) -> str:

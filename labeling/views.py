@@ -9,6 +9,7 @@ from . import selectors
 from .balances import worker_balance_msat
 from .models import Worker
 from .permissions import for_workers
+from .quality.trust import PROBATION_HELD_CAP
 from .services.assignments import next_assignment_for
 
 
@@ -28,5 +29,8 @@ def work_page(request: HttpRequest, worker: Worker) -> HttpResponse:
         {
             "task": task,
             "balance_msat": worker_balance_msat(worker),
+            # New keys are told how probation works (templates/labeling/_probation.html).
+            "on_probation": worker.standing == Worker.Standing.PROBATION,
+            "held_cap": PROBATION_HELD_CAP,
         },
     )

@@ -18,6 +18,7 @@ from ..quality.options import clean_quality_options
 RESPONSE_LIMITS = {TaskType.PAIRWISE: (2, 2), TaskType.RANKING: (2, 9), TaskType.LIKERT: (1, 9)}
 MAX_TEXT = 100_000
 MAX_OVERLAP = 50
+DEFAULT_GOLD_OVERLAP = Batch._meta.get_field("gold_overlap").default
 MAX_REWARD_MSAT = 100_000_000_000  # 1 BTC per rating: anything above is a typo
 # What a requester may change on a batch after posting it (the admin's change form).
 EDITABLE_FIELDS = (
@@ -85,6 +86,42 @@ def validate_items(*, task_type: str, items: list[Any]) -> list[ItemSpec]:
     return specs
 
 
+def batch_cost(
+    *,
+    reward_msat: int,
+    overlap: int,
+    items_count: int,
+    max_overlap: int | None = None,
+    gold_count: int = 0,
+    gold_overlap: int = DEFAULT_GOLD_OVERLAP,
+    pay_gold: bool = True,
+    bonus_percent: int = 0,
+) -> int:
+    """What a batch reserves when it is posted: every slot it may pay, at the highest pay.
+
+    `max_overlap` (default `overlap`) slots per plain item, since dynamic overlap may use
+    them all; `gold_overlap` per gold item when gold is paid; each at the reward plus the
+    quality bonus. What the batch does not use is released when it closes.
+    """
+    plain_slots = (items_count - gold_count) * (max_overlap or overlap)
+    gold_slots = gold_count * gold_overlap if pay_gold else 0
+    return (reward_msat + reward_msat * bonus_percent // 100) * (plain_slots + gold_slots)
+
+
+def cost_of(batch: Batch) -> int:
+    """The cost a stored batch reserved (see batch_cost)."""
+    return batch_cost(
+        reward_msat=batch.reward_msat,
+        overlap=batch.overlap,
+        items_count=batch.items_count,
+        max_overlap=batch.max_overlap,
+        gold_count=batch.gold_count,
+        gold_overlap=batch.gold_overlap,
+        pay_gold=batch.pay_gold,
+        bonus_percent=batch.bonus_percent,
+    )
+
+
 @transaction.atomic
 def create_batch(
     *,
@@ -96,11 +133,17 @@ def create_batch(
     overlap: int,
     items: list[ItemSpec],
     quality: dict[str, Any] | None = None,
+    max_overlap: int | None = None,
 ) -> Batch:
     """Creates the batch and its items; `quality` sets the Batch's review fields.
     `batch_created` reserves its cost (InsufficientBalance rolls it all back)."""
     if not 1 <= overlap <= MAX_OVERLAP:
         raise InvalidBatch({"overlap": [f"Overlap must be between 1 and {MAX_OVERLAP}."]})
+    max_overlap = overlap if max_overlap is None else max_overlap
+    if not overlap <= max_overlap <= MAX_OVERLAP:
+        raise InvalidBatch(
+            {"max_overlap": [f"Max overlap must be between the overlap and {MAX_OVERLAP}."]}
+        )
     if not 0 <= reward_msat <= MAX_REWARD_MSAT:
         raise InvalidBatch({"reward_msat": ["Reward must be between 0 and 1 BTC in msat."]})
     batch = Batch.objects.create(
@@ -110,15 +153,17 @@ def create_batch(
         instructions=instructions,
         reward_msat=reward_msat,
         overlap=overlap,
+        max_overlap=max_overlap,
         items_count=len(items),
         gold_count=sum(spec.gold is not None for spec in items),
         **clean_quality_options(quality or {}),
     )
-    if batch.cost_msat > settings.BATCH_MAX_COST_MSAT:
+    cost_msat = cost_of(batch)
+    if cost_msat > settings.BATCH_MAX_COST_MSAT:
         raise InvalidBatch(
             {
                 "reward_msat": [
-                    f"The batch would cost {batch.cost_msat} msat; at most "
+                    f"The batch would cost {cost_msat} msat; at most "
                     f"{settings.BATCH_MAX_COST_MSAT} msat per batch."
                 ]
             }

@@ -4,6 +4,7 @@ closed batch did not use released. Called by labeling's signals (payouts/receive
 from django.db import IntegrityError, transaction
 
 from labeling.models import Batch, Rating
+from labeling.services import batches
 
 from .. import ledger
 from ..errors import InsufficientBalance
@@ -15,7 +16,7 @@ Kind = Transfer.Kind
 def reserve_batch(*, batch: Batch) -> None:
     """Moves the batch's cost from the requester's available balance to its reservation;
     InsufficientBalance (402) rolls the batch back."""
-    cost_msat = batch.cost_msat
+    cost_msat = batches.cost_of(batch)
     if cost_msat <= 0:
         return
     ledger.transfer(

@@ -166,6 +166,8 @@ def test_batch_progress_counts_ratings(make_batch, requester_client, worker_clie
         "ratings_needed": 10,
         "spent_msat": 1_000,
         "agreement": None,
+        "votes_per_item": None,
+        "below_confidence": None,
     }
 
 

@@ -24,6 +24,11 @@ def lines(response):
     return [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
 
 
+def without_confidence(row: dict) -> dict:
+    assert 0.5 <= row.pop("confidence") <= 1
+    return row
+
+
 def test_trl_export_aggregates_votes_by_majority(make_batch, make_worker, requester_client):
     item = {
         "prompt": "Best fruit?",
@@ -33,7 +38,9 @@ def test_trl_export_aggregates_votes_by_majority(make_batch, make_worker, reques
     for preferred in ("a", "a", "b"):
         rate(make_worker(), lambda task, p=preferred: {"ranking": [p, "ab".replace(p, "")]})
     rows = lines(requester_client.get(reverse("batch-export", args=[batch.id]) + "?format=trl"))
-    assert rows == [{"prompt": "Best fruit?", "chosen": "Apple", "rejected": "Banana"}]
+    assert [without_confidence(row) for row in rows] == [
+        {"prompt": "Best fruit?", "chosen": "Apple", "rejected": "Banana"}
+    ]
 
 
 def test_ranking_of_n_gives_all_pairs(make_batch, make_worker, requester_client):
@@ -141,7 +148,7 @@ def test_details_add_margin_and_agreement(make_batch, make_worker, requester_cli
         rate(make_worker(), lambda task, answer=answer: {"ranking": answer})
     url = reverse("batch-export", args=[batch.id])
     rows = lines(requester_client.get(url + "?details=1&method=majority"))
-    assert rows == [
+    assert [without_confidence(row) for row in rows] == [
         {"prompt": "q", "chosen": "A", "rejected": "B", "margin": 0.5, "agreement": 0.75}
     ]
     assert requester_client.get(url + "?method=vibes").status_code == 400
@@ -155,4 +162,6 @@ def test_export_service_is_plain_python(make_batch, make_worker):
     rate(make_worker(), lambda task: {"ranking": ["b", "a"]})
     from labeling.selectors import export_trl
 
-    assert list(export_trl(batch=batch)) == [{"prompt": "q", "chosen": "B", "rejected": "A"}]
+    assert [without_confidence(row) for row in export_trl(batch=batch)] == [
+        {"prompt": "q", "chosen": "B", "rejected": "A"}
+    ]

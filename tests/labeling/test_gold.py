@@ -7,6 +7,7 @@ from django.urls import reverse
 from labeling.models import Rating
 from labeling.selectors import task_payload
 from labeling.services import assignments as assignment_services
+from labeling.services import batches as batch_services
 from labeling.services import ratings as rating_services
 from tests.labeling.quality_helpers import answer, gold_items, plain_items
 
@@ -51,7 +52,7 @@ def test_unpaid_gold_costs_nothing_and_looks_like_any_task(make_batch, worker):
         reward_msat=4_000,
         quality={"pay_gold": False, "gold_overlap": 5},
     )
-    assert batch.cost_msat == 4_000 * 1  # only the plain item's one slot is reserved
+    assert batch_services.cost_of(batch) == 4_000 * 1  # only the plain item's one slot is reserved
     paid = {}
     for _ in range(2):
         assignment = assignment_services.next_assignment_for(worker=worker)

@@ -3,6 +3,7 @@
 from django.urls import reverse
 
 from labeling.models import Worker
+from labeling.services import batches as batch_services
 from labeling.services import ratings as rating_services
 from tests.conftest import client_for
 from tests.labeling.quality_helpers import plain_items
@@ -16,7 +17,7 @@ def test_pay_by_quality_bonus_goes_to_trusted_workers_and_is_shown_first(make_ba
         reward_msat=10_000,
         quality={"bonus_percent": 20, "bonus_trust": 0.8},
     )
-    assert batch.cost_msat == 12_000 * 4  # reserved at the highest pay
+    assert batch_services.cost_of(batch) == 12_000 * 4  # reserved at the highest pay
     trusted, newcomer = make_worker(), make_worker()
     Worker.objects.filter(id=trusted.id).update(gold_seen=20, gold_correct=20)
     trusted.refresh_from_db()
