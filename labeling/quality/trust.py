@@ -41,7 +41,7 @@ RECENT_WINDOW = max(STRAIGHT_LINING_WINDOW, POSITION_BIAS_WINDOW, TOO_FAST_WINDO
 # than the other, and never passes anyone with fewer than PROBATION_MIN_GOLD gold answers.
 # A random clicker passes about once in PROBATION_ODDS + 1 new keys.
 PROBATION_RANDOM = 0.5
-PROBATION_CAREFUL = 0.7
+PROBATION_CAREFUL = 0.68
 PROBATION_ODDS = 30.0
 PROBATION_MIN_GOLD = 3
 # A worker on probation may have this many non-gold ratings held; then it is served gold

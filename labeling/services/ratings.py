@@ -91,6 +91,10 @@ def submit_rating(
     )
     approved = not closing and trust.auto_approves(batch=batch, worker=worker, flags=flags)
     with transaction.atomic():
+        if closing or (client and client != worker.client):
+            # This answer will write the worker's row after the ledger's accounts: lock the
+            # row first, the order review jobs take them in, so the two never deadlock.
+            sql.lock_worker(worker_id=worker.id)
         close_assignment(assignment=assignment, status=Assignment.Status.SUBMITTED, now=now)
         rating = core_sql.insert(
             Rating(

@@ -262,14 +262,16 @@ def aggregate_batch(*, batch_id: int) -> dict[str, float]:
     )
     result = dawid_skene(votes, gold=gold)
     seen, agree = trust.peer_evidence(votes, accuracy=result.accuracy, skip=set(gold))
-    with transaction.atomic():
-        for worker_id, n in seen.items():
+    for worker_id, n in seen.items():
+        # One worker per transaction, its row locked before its stats: the order a submit
+        # takes them in (record_gold), so the two never deadlock.
+        with transaction.atomic():
+            Worker.objects.select_for_update().filter(id=worker_id).values_list("id").first()
             BatchWorkerStats.objects.update_or_create(
                 batch=batch,
                 worker_id=worker_id,
                 defaults={"peer_seen": n, "peer_agree": agree[worker_id]},
             )
-        for worker_id in seen:
             totals = BatchWorkerStats.objects.filter(worker_id=worker_id).aggregate(
                 seen=Sum("peer_seen", default=0), agree=Sum("peer_agree", default=0)
             )

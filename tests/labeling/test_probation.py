@@ -48,11 +48,11 @@ def test_the_task_page_explains_probation_in_the_workers_language(make_batch, ma
 
 
 def test_passing_probation_pays_every_held_rating_in_the_same_submit(make_batch, make_worker):
-    make_batch("pairwise", items=plain_items(6) + gold_items(12), reward_msat=1_000)
+    make_batch("pairwise", items=plain_items(8) + gold_items(14), reward_msat=1_000)
     worker = make_worker(on_probation=True)
     client = client_for(worker.user)
     statuses = []
-    for _ in range(16):
+    for _ in range(20):
         task = client.get(reverse("task-next")).json()
         statuses.append(submit(client, task, "a")["status"])  # always right
         worker.refresh_from_db()
