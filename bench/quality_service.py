@@ -330,6 +330,12 @@ def adversarial(args: Any, jobs: Jobs, clock: Clock) -> None:
             f" p95 {p95 * 1000:.1f} ms ({len(latency)} ratings; approved inside the submit)"
         )
     print(f"  exported preferences matching the truth: {accuracy:.1%} of {pairs}")
+    from labeling.models import Worker
+
+    for member in crowd:
+        if member.kind == "copier":
+            copier = Worker.objects.get(id=member.workers[-1])
+            print(f"  copier: {copier.standing} ({copier.closed_reason or 'not closed'})")
 
 
 def dynamic(args: Any, jobs: Jobs, clock: Clock) -> None:

@@ -1,5 +1,6 @@
 """Reads of the labeling app: tasks as workers see them, progress, exports."""
 
+import json
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from .quality.aggregation import (
     krippendorff_alpha,
     votes_from_answer,
 )
-from .quality.trust import is_paused
+from .quality.trust import Answer, is_paused
 
 
 def assignment_with_task(*, assignment_id: int) -> Assignment:
@@ -196,6 +197,27 @@ def batch_votes(
         for vote in votes_from_answer(worker=0, item=item_id, ranking=order, scores=None):
             gold[vote.pair] = vote.winner
     return votes, gold
+
+
+def batch_answers(*, batch: Batch, winners: dict[Pair, str]) -> list[Answer]:
+    """Every answer of the batch not rejected, as the copy check compares them: whole,
+    wrong where it contradicts `winners` (gold or aggregated), and timed."""
+    ratings = batch.ratings.exclude(status=Rating.Status.REJECTED).values_list(
+        "worker_id", "item_id", "ranking", "scores", "created_at"
+    )
+    answers = []
+    for worker_id, item_id, ranking, scores, created_at in ratings.order_by("id"):
+        votes = votes_from_answer(worker=worker_id, item=item_id, ranking=ranking, scores=scores)
+        answers.append(
+            Answer(
+                worker=worker_id,
+                item=item_id,
+                answer=json.dumps(scores if scores is not None else ranking, sort_keys=True),
+                wrong=any(winners.get(v.pair, v.winner) != v.winner for v in votes),
+                at=created_at.timestamp(),
+            )
+        )
+    return answers
 
 
 def batch_agreement(*, batch: Batch) -> float | None:

@@ -9,6 +9,7 @@ Pure computation: the models import this module, so it imports none of them.
 
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -115,6 +116,48 @@ def probation_verdict(
     if log_ratio >= bound and gold_seen >= PROBATION_MIN_GOLD:
         return True
     return None
+
+
+@dataclass(frozen=True)
+class Answer:
+    worker: int
+    item: int
+    answer: str  # the whole answer, comparable between workers
+    wrong: bool  # against the gold answer or the aggregated one
+    at: float  # when it was given (seconds)
+
+
+# A copier: the same answer as one other worker on at least COPY_MIN_SHARED shared items,
+# the other's mistakes included (COPY_MIN_ERRORS of them: two careful workers rarely err
+# together), and nearly always just after it.
+COPY_MIN_SHARED = 10
+COPY_MIN_ERRORS = 2
+COPY_AFTER_SHARE = 0.9
+
+
+def copiers(answers: list[Answer]) -> dict[int, int]:
+    """Copier → the worker it copied, from one batch's answers."""
+    by_item: dict[int, list[Answer]] = defaultdict(list)
+    for answer in answers:
+        by_item[answer.item].append(answer)
+    shared: dict[tuple[int, int], list[tuple[Answer, Answer]]] = defaultdict(list)
+    for item_answers in by_item.values():
+        for i, a in enumerate(item_answers):
+            for b in item_answers[i + 1 :]:
+                first, second = sorted((a, b), key=lambda x: x.worker)
+                shared[(first.worker, second.worker)].append((first, second))
+    found = {}
+    for (one, other), pairs in shared.items():
+        if len(pairs) < COPY_MIN_SHARED or any(a.answer != b.answer for a, b in pairs):
+            continue
+        if sum(a.wrong and b.wrong for a, b in pairs) < COPY_MIN_ERRORS:
+            continue
+        later = sum(b.at > a.at for a, b in pairs) / len(pairs)
+        if later >= COPY_AFTER_SHARE:
+            found[other] = one
+        elif later <= 1 - COPY_AFTER_SHARE:
+            found[one] = other
+    return found
 
 
 def position_bias(positions: list[int], *, choices: int) -> bool:

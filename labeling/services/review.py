@@ -278,9 +278,16 @@ def aggregate_batch(*, batch_id: int) -> dict[str, float]:
             Worker.objects.filter(id=worker_id).update(
                 peer_seen=totals["seen"], peer_agree=totals["agree"]
             )
+    copies = trust.copiers(selectors.batch_answers(batch=batch, winners=result.winners | gold))
+    for copier, source in sorted(copies.items()):
+        close_worker(
+            worker=Worker.objects.get(id=copier),
+            reason=f"Closed by quality checks: the same answers as worker {source}, "
+            "mistakes included.",
+        )
     for worker_id in seen:
         review_worker(worker_id=worker_id)
-    return {"pairs": len(result.winners), "workers": len(seen)}
+    return {"pairs": len(result.winners), "workers": len(seen), "copiers": len(copies)}
 
 
 def aggregate_recent_batches(*, since: datetime) -> int:
