@@ -357,15 +357,16 @@ def dynamic(args: Any, jobs: Jobs, clock: Clock) -> None:
         )
         run(crowd=crowd, batch=batch, jobs=jobs, clock=clock)
         accuracy, pairs = export_accuracy(batch)
-        rows.append((name, accuracy, pairs, plain_cost_msat(batch)))
+        waiting = batch.ratings.filter(status="pending_review").count()
+        rows.append((name, accuracy, pairs, plain_cost_msat(batch), waiting))
     base = rows[0][3] or 1
     print(
         f"dynamic overlap ({args.honest} raters right 80%, {args.items} items + {args.gold} gold):"
     )
-    for name, accuracy, pairs, cost in rows:
+    for name, accuracy, pairs, cost, waiting in rows:
         print(
             f"  {name:>20}: {accuracy:.1%} of {pairs} exported pairs match the truth, "
-            f"rating cost {cost} msat ({cost / base:.2f}x static 3)"
+            f"rating cost {cost} msat ({cost / base:.2f}x static 3), {waiting} still held"
         )
 
 

@@ -22,7 +22,7 @@ from .models import (
     Worker,
 )
 from .quality.aggregation import Vote, votes_from_answer
-from .quality.trust import PROBATION_HELD_CAP, trust_score
+from .quality.trust import PROBATION_HELD_CAP, vote_accuracy
 
 
 @cache
@@ -87,7 +87,8 @@ def claim_item(*, worker: Worker, check_trust: bool) -> Item | None:
 
 
 def item_votes(*, item_id: int) -> tuple[list[Vote], dict[int, float]]:
-    """The votes of an item's ratings not rejected, and each voter's trust, in one SELECT."""
+    """The votes of an item's ratings not rejected, and how far each voter's vote is to be
+    trusted (trust.vote_accuracy), in one SELECT."""
     rows = sql.fetch_all(
         f"SELECT r.worker_id, r.ranking, r.scores, w.gold_seen, w.gold_correct, w.peer_seen,"
         f" w.peer_agree FROM {sql.table(Rating)} r JOIN {sql.table(Worker)} w"
@@ -99,7 +100,7 @@ def item_votes(*, item_id: int) -> tuple[list[Vote], dict[int, float]]:
         votes += votes_from_answer(
             worker=worker_id, item=item_id, ranking=_json(ranking), scores=_json(scores)
         )
-        accuracy[worker_id] = trust_score(
+        accuracy[worker_id] = vote_accuracy(
             gold_seen=gold_seen,
             gold_correct=gold_correct,
             peer_seen=peer_seen,

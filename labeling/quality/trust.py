@@ -55,6 +55,13 @@ def trust_score(*, gold_seen: int, gold_correct: int, peer_seen: int, peer_agree
     return right / (gold_seen + peer_seen + PRIOR_RIGHT + PRIOR_WRONG)
 
 
+def vote_accuracy(*, gold_seen: int, gold_correct: int, peer_seen: int, peer_agree: float) -> float:
+    """How often a worker's vote is right, as dynamic overlap weighs it: from gold answers
+    only, with a uniform prior. Agreement with the crowd is left out here: it is an estimate
+    that runs high, and an overrated voter stops an item before it is sure."""
+    return (gold_correct + 1) / (gold_seen + 2)
+
+
 def matches_gold(*, order: list[str], gold: list[str]) -> bool:
     """An answer passes a gold check if it orders most response pairs as the gold does.
 

@@ -8,7 +8,7 @@ from labeling.models import Item
 from labeling.services import batches as batch_services
 from labeling.services import review as review_services
 from payouts import ledger
-from tests.labeling.quality_helpers import PAIR, answer, plain_items
+from tests.labeling.quality_helpers import PAIR, answer, gold_items, plain_items
 
 DYNAMIC = {
     "name": "dynamic",
@@ -52,16 +52,19 @@ def test_bad_dynamic_overlap_is_refused_and_nothing_is_reserved(
 
 
 def test_a_split_item_gets_more_votes_and_a_unanimous_one_does_not(make_batch, make_worker):
+    make_batch("pairwise", items=gold_items(1))  # served first: one right gold answer each
     batch = make_batch(
         "pairwise",
         items=plain_items(2),
         overlap=3,
         max_overlap=7,
-        # Workers without a record weigh log(0.6/0.4) each: three agreeing give 0.77.
-        quality={"min_confidence": 0.7},
+        # One gold answer right of one: each vote weighs log(2/3 / 1/3); three agreeing: 0.89.
+        quality={"min_confidence": 0.85},
     )
     split, unanimous = Item.objects.filter(batch=batch).order_by("position")
     workers = [make_worker() for _ in range(9)]
+    for worker in workers:
+        assert answer(worker, lambda a: "a").item.gold is not None
     # Three votes on each: the first item splits 2-1, the second is unanimous.
     for i, worker in enumerate(workers[:3]):
         answer(worker, lambda a, i=i: "b" if (i == 2 and a.item_id == split.id) else "a")
@@ -73,7 +76,7 @@ def test_a_split_item_gets_more_votes_and_a_unanimous_one_does_not(make_batch, m
     # More workers keep answering until the split item is sure or has seven votes.
     for worker in workers[3:]:
         answer(worker, lambda a: "a")
-    assert split.ratings.count() == 5  # 4-1 gives 0.77
+    assert split.ratings.count() == 5  # 4-1 gives 0.89
     assert unanimous.ratings.count() == 3
     split.refresh_from_db()
     assert split.slots_left == 0
