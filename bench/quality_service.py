@@ -275,10 +275,12 @@ def export_accuracy(batch: Any) -> tuple[float, int]:
 
 
 def plain_cost_msat(batch: Any) -> int:
+    """What the plain items' votes cost: every rating not rejected (held ones are paid once
+    their worker passes probation)."""
     from labeling.models import Rating
 
-    approved = Rating.objects.filter(batch=batch, status="approved", item__gold__isnull=True)
-    return sum(approved.values_list("reward_msat", flat=True))
+    votes = Rating.objects.filter(batch=batch, item__gold__isnull=True).exclude(status="rejected")
+    return sum(votes.values_list("reward_msat", flat=True))
 
 
 def adversarial(args: Any, jobs: Jobs, clock: Clock) -> None:
