@@ -135,7 +135,13 @@ def add_slot(*, item_id: int, max_votes: int) -> int:
 
 def lock_worker(*, worker_id: int) -> int | None:
     """Locks the worker's row; returns the id of its open assignment, if any."""
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    # NO KEY UPDATE: other transactions inserting rows that refer to this worker (their
+    # foreign-key check takes KEY SHARE at commit) do not wait on it, nor deadlock with it.
+    lock = (
+        " FOR NO KEY UPDATE"
+        if connection.vendor == "postgresql"
+        else (" FOR UPDATE" if connection.features.has_select_for_update else "")
+    )
     row = sql.fetch(
         f"SELECT (SELECT a.id FROM {sql.table(Assignment)} a WHERE a.worker_id = w.id"
         f" AND a.status = %s LIMIT 1) FROM {sql.table(Worker)} w WHERE w.id = %s{lock}",

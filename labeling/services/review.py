@@ -99,7 +99,7 @@ def close_worker(*, worker: Worker, reason: str) -> int:
         Q(id=worker.id)
         | Q(client=worker.client, standing=Worker.Standing.PROBATION) & ~Q(client="")
     )
-    ids = list(closing.select_for_update().order_by("id").values_list("id", flat=True))
+    ids = list(closing.select_for_update(no_key=True).order_by("id").values_list("id", flat=True))
     Worker.objects.filter(id=worker.id).update(
         standing=Worker.Standing.CLOSED, closed_reason=reason
     )
@@ -195,7 +195,7 @@ def _recent_flags(worker: Worker) -> list[str]:
 def review_worker(*, worker_id: int) -> dict[str, int]:
     """Applies a worker's current evidence to its waiting ratings: probation decided,
     closed on a closing flag, paused, approved or flagged."""
-    worker = Worker.objects.select_for_update().get(id=worker_id)
+    worker = Worker.objects.select_for_update(no_key=True).get(id=worker_id)
     TrustSnapshot.objects.create(
         worker=worker,
         trust=worker.trust,
@@ -266,7 +266,9 @@ def aggregate_batch(*, batch_id: int) -> dict[str, float]:
         # One worker per transaction, its row locked before its stats: the order a submit
         # takes them in (record_gold), so the two never deadlock.
         with transaction.atomic():
-            Worker.objects.select_for_update().filter(id=worker_id).values_list("id").first()
+            Worker.objects.select_for_update(no_key=True).filter(id=worker_id).values_list(
+                "id"
+            ).first()
             BatchWorkerStats.objects.update_or_create(
                 batch=batch,
                 worker_id=worker_id,
