@@ -6,6 +6,12 @@ Prints, per method, the accuracy of the aggregated labels against the truth and 
 time it took, and the precision/recall of flagging spammers by their estimated accuracy.
 
     .venv/bin/python bench/quality.py [--workers 200] [--ratings 20000] [--spammers 0.2]
+
+`--service` runs the whole service path instead (bench/quality_service.py): a crowd with
+adversaries on the default settings, then static against dynamic overlap; `--postgres` on a
+scratch PostgreSQL database, `--broker redis://…` with a real Celery worker.
+
+    .venv/bin/python bench/quality.py --service [--postgres] [--broker redis://127.0.0.1:6379/1]
 """
 
 import argparse
@@ -58,7 +64,24 @@ def main() -> None:
         help="estimated accuracy below which a worker is called a spammer",
     )
     parser.add_argument("--seed", type=int, default=1)
+    service = parser.add_argument_group("--service mode")
+    service.add_argument("--service", action="store_true", help="run the whole service path")
+    service.add_argument("--postgres", action="store_true")
+    service.add_argument("--broker", default="", help="Redis URL: jobs go to a Celery worker")
+    service.add_argument("--honest", type=int, default=30)
+    service.add_argument("--first-card", type=int, default=3)
+    service.add_argument("--random", type=int, default=3)
+    service.add_argument("--rotators", type=int, default=2)
+    service.add_argument("--copiers", type=int, default=1)
+    service.add_argument("--items", type=int, default=300)
+    service.add_argument("--gold", type=int, default=40)
+    service.add_argument("--scenario", choices=["adversarial", "dynamic", "both"], default="both")
     args = parser.parse_args()
+    if args.service:
+        import quality_service
+
+        quality_service.main(args)
+        return
 
     votes, gold, spammers, items = simulate(args)
     print(

@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get(
     "BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"
 )
-DB_NAME = "bench_ratings"
+DB_NAME = os.environ.get("BENCH_RATINGS_DB", "bench_ratings")
 DATABASE_URL = ADMIN_URL.rsplit("/", 1)[0] + "/" + DB_NAME
-PORT = 8765
+PORT = int(os.environ.get("BENCH_RATINGS_PORT", "8765"))
 REFERENCE_LOOPS_PER_S = 16.0  # the best-known open labeling tool on this loop, same machine
 
 
@@ -53,12 +53,14 @@ def prepare(workers: int, items: int) -> list[str]:
     from coincurve import PrivateKey
     from rest_framework.authtoken.models import Token
 
+    from labeling.services.review import vouch_for
     from payouts.services.lnurl_auth import worker_for_key
 
     post_pairwise_batch(name="bench", items=items)
     tokens = []
     for _ in range(workers):
         worker = worker_for_key(PrivateKey().public_key.format().hex())
+        vouch_for(worker=worker)  # established labelers: paid at once, as the loop measures
         tokens.append(Token.objects.create(user=worker.user).key)
     from django.db import connection, connections
 

@@ -90,7 +90,7 @@ class BatchUploadForm(forms.Form):
         min_value=0,
         max_value=1,
         initial=0.5,
-        help_text=_("Auto mode: approve at once from this trust (new workers start at 0.6)."),
+        help_text=_("Auto mode: approve at once from this trust, for workers past probation."),
     )
     min_seconds = forms.IntegerField(
         min_value=0,
@@ -228,6 +228,8 @@ class BatchAdmin(OwnRowsMixin, admin.ModelAdmin):
         "task_type",
         "reward_msat",
         "overlap",
+        "max_overlap",
+        "min_confidence",
         "items_count",
         "created_at",
         "progress",
@@ -672,10 +674,31 @@ admin.site.register(Requester)
 class WorkerAdmin(admin.ModelAdmin):
     """Workers and their trust; payouts adds what the ledger holds for each (payouts/admin.py)."""
 
-    list_display = ("id", "linking_key", "trust_score", "created_at")
+    list_display = ("id", "linking_key", "standing", "trust_score", "created_at")
+    list_filter = ("standing",)
     search_fields = ("linking_key",)
-    readonly_fields = ("user", "linking_key", "created_at", "gold_seen", "gold_correct")
+    readonly_fields = (
+        "user",
+        "linking_key",
+        "created_at",
+        "standing",
+        "closed_reason",
+        "gold_seen",
+        "gold_correct",
+    )
     fields = readonly_fields
+    actions = ("vouch", "close")
+
+    @admin.action(description=_("Trust selected workers on probation (paid at once from now)"))
+    def vouch(self, request: HttpRequest, queryset: QuerySet[Worker]) -> None:
+        vouched = sum(review.vouch_for(worker=worker) for worker in queryset.order_by("id"))
+        self.message_user(request, _("%(n)d worker(s) trusted.") % {"n": vouched})
+
+    @admin.action(description=_("Close selected workers (reject their waiting ratings)"))
+    def close(self, request: HttpRequest, queryset: QuerySet[Worker]) -> None:
+        for worker in queryset.order_by("id"):
+            review.close_worker(worker=worker, reason=str(_("Closed by the operator.")))
+        self.message_user(request, _("%(n)d worker(s) closed.") % {"n": queryset.count()})
 
     @admin.display(description=_("Trust"))
     def trust_score(self, worker: Worker) -> str:

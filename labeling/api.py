@@ -16,6 +16,7 @@ from core.query import query_flag
 from core.sql import MAX_ID
 
 from . import selectors
+from .auth import client_fingerprint
 from .balances import worker_balance_msat
 from .batch_files import read_batch_upload
 from .errors import InvalidBatch
@@ -125,6 +126,7 @@ class SubmitView(APIView):
             ranking=data.validated_data.get("ranking"),
             scores=data.validated_data.get("scores"),
             rationale=data.validated_data.get("rationale", ""),
+            client=client_fingerprint(request),
         )
         body = {
             "rating_id": rating.id,
@@ -196,13 +198,21 @@ class BatchInSerializer(serializers.Serializer):
     instructions = serializers.CharField(required=False, allow_blank=True, default="")
     reward_msat = serializers.IntegerField(min_value=0, max_value=batches.MAX_REWARD_MSAT)
     overlap = serializers.IntegerField(min_value=1, max_value=batches.MAX_OVERLAP, default=1)
+    max_overlap = serializers.IntegerField(
+        min_value=1,
+        max_value=batches.MAX_OVERLAP,
+        required=False,
+        help_text="Dynamic overlap: items below quality.min_confidence after `overlap` votes "
+        "get more, up to this (default: overlap). The cost reserves it; the unused is released.",
+    )
     items = serializers.JSONField(required=False, decoder=Decoder)
     file = serializers.FileField(required=False)
     quality = serializers.JSONField(
         required=False,
         decoder=Decoder,
         help_text="review_mode (auto|manual|auto_after), auto_approve_trust, "
-        "review_after_hours, pause_below_trust, min_seconds.",
+        "review_after_hours, pause_below_trust, min_seconds, min_confidence (0..1: the "
+        "aggregated confidence dynamic overlap asks for).",
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -235,6 +245,13 @@ class BatchProgressSerializer(serializers.Serializer):
     )
     source_run_id = serializers.IntegerField(
         allow_null=True, help_text="The training run behind that model."
+    )
+    votes_per_item = serializers.FloatField(
+        allow_null=True, help_text="Mean votes on finished items; null before any."
+    )
+    below_confidence = serializers.FloatField(
+        allow_null=True,
+        help_text="Share of rated items under quality.min_confidence; null when none is set.",
     )
 
 
@@ -271,12 +288,19 @@ class BatchCreateView(APIView):
             instructions=fields["instructions"],
             reward_msat=fields["reward_msat"],
             overlap=fields["overlap"],
+            max_overlap=fields.get("max_overlap"),
             quality=fields.get("quality"),
             items=batches.validate_items(
                 task_type=fields["task_type"], items=raw_items_from(fields)
             ),
         )
-        return Response(BatchOutSerializer(batch).data, status=status.HTTP_201_CREATED)
+        created = {
+            "id": batch.id,
+            "items_count": batch.items_count,
+            "cost_msat": batch.cost_msat,
+            "status": batch.status,
+        }
+        return Response(BatchOutSerializer(created).data, status=status.HTTP_201_CREATED)
 
 
 def _own_batch(request: Request, batch_id: int) -> Batch:
@@ -310,6 +334,11 @@ class BatchExportView(APIView):
                 description="How votes are aggregated.",
             ),
             OpenApiParameter("details", bool, description="Add margin and agreement columns."),
+            OpenApiParameter(
+                "min_confidence",
+                float,
+                description="format=trl: leave out pairs whose confidence is below this (0..1).",
+            ),
         ],
         responses={
             (200, "application/x-ndjson"): str,
@@ -328,15 +357,28 @@ class BatchExportView(APIView):
             raise DomainError({"format": ["Use format=trl or format=raw."]})
         if method not in selectors.EXPORT_METHODS:
             raise DomainError({"method": [f"One of: {', '.join(selectors.EXPORT_METHODS)}."]})
+        min_confidence = confidence_param(params.get("min_confidence", "0"))
         rows = (
             selectors.export_raw(batch=batch)
             if kind == "raw"
-            else selectors.export_trl(batch=batch, method=method, details=details)
+            else selectors.export_trl(
+                batch=batch, method=method, details=details, min_confidence=min_confidence
+            )
         )
         lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
         response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
         response["Content-Disposition"] = f'attachment; filename="batch-{batch.id}-{kind}.jsonl"'
         return response
+
+
+def confidence_param(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:  # also refuses nan
+        raise DomainError({"min_confidence": ["A number from 0 to 1."]})
+    return value
 
 
 class ReviewInSerializer(serializers.Serializer):

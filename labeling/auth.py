@@ -1,6 +1,7 @@
 """Token authentication that loads the user's worker and requester in the same query, and
 refuses tokens older than API_TOKEN_TTL_SECONDS."""
 
+import hashlib
 from datetime import timedelta
 from typing import Any
 
@@ -8,6 +9,8 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
 
 from . import sql
 
@@ -30,3 +33,12 @@ class TokenAuthentication(authentication.TokenAuthentication):
             if related is not None:
                 descriptor.related.field.set_cached_value(related, user)
         return user, token
+
+
+def client_fingerprint(request: Request) -> str:
+    """The client a request came from: its address (as the rate limits see it, behind
+    NUM_PROXIES) and browser, hashed. Keys sharing one are treated as one person when one
+    of them is closed."""
+    address = BaseThrottle().get_ident(request)
+    agent = request.META.get("HTTP_USER_AGENT", "")[:500]
+    return hashlib.sha256(f"{address}\n{agent}".encode()).hexdigest()[:32]

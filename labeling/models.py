@@ -30,7 +30,16 @@ class Requester(models.Model):
 
 
 class Worker(models.Model):
-    """A labeler, identified by the LNURL-auth linking key of their wallet."""
+    """A labeler, identified by the LNURL-auth linking key of their wallet.
+
+    A new key is on probation: its ratings are held until gold evidence shows it is
+    honest (then they are paid together and it is trusted), or closed for good.
+    """
+
+    class Standing(models.TextChoices):
+        PROBATION = "probation", _("On probation: ratings held until checked")
+        TRUSTED = "trusted", _("Trusted: paid at once")
+        CLOSED = "closed", _("Closed: not served, waiting ratings rejected")
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="worker"
@@ -43,6 +52,11 @@ class Worker(models.Model):
     gold_correct = models.PositiveIntegerField(default=0)
     peer_seen = models.PositiveIntegerField(default=0)
     peer_agree = models.FloatField(default=0.0)
+    standing = models.CharField(max_length=16, choices=Standing.choices, default=Standing.PROBATION)
+    closed_reason = models.TextField(blank=True, help_text=_("Why the worker was closed."))
+    # A hash of the client (address and browser) the worker last answered from: keys
+    # behind one client are treated as one person when one of them is closed.
+    client = models.CharField(max_length=32, blank=True, db_index=True)
 
     def __str__(self) -> str:
         return f"worker {self.pk} ({self.linking_key[:10]}…)"
@@ -73,7 +87,10 @@ class Batch(models.Model):
     CLOSED_STATUSES = (Status.COMPLETED, Status.CANCELLED)
 
     class Review(models.TextChoices):
-        AUTO = "auto", _("Approve trusted workers' unflagged ratings at once")
+        AUTO = (
+            "auto",
+            _("Approve trusted workers' unflagged ratings at once; new workers' once checked"),
+        )
         MANUAL = "manual", _("Every rating waits for the requester")
         AUTO_AFTER = "auto_after", _("Approve unflagged ratings after a delay")
 
@@ -83,6 +100,17 @@ class Batch(models.Model):
     instructions = models.TextField(blank=True, help_text=_("Markdown, shown to workers."))
     reward_msat = models.PositiveBigIntegerField()
     overlap = models.PositiveSmallIntegerField(default=1)
+    max_overlap = models.PositiveSmallIntegerField(
+        default=1,
+        help_text=_(
+            "Dynamic overlap: items not yet confident after `overlap` votes get more, up to this."
+        ),
+    )
+    min_confidence = models.FloatField(
+        null=True,
+        blank=True,
+        help_text=_("Dynamic overlap: the aggregated confidence an item needs (0..1)."),
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     items_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -91,8 +119,8 @@ class Batch(models.Model):
     auto_approve_trust = models.FloatField(
         default=0.5,
         help_text=_(
-            "In auto mode, ratings of workers at or above this trust are "
-            "approved at once (new workers start at 0.6)."
+            "In auto mode, ratings of workers past probation and at or above this "
+            "trust are approved at once."
         ),
     )
     review_after_hours = models.PositiveIntegerField(
@@ -173,7 +201,8 @@ class Batch(models.Model):
             CostTerm(
                 kind="plain",
                 items=self.items_count - self.gold_count,
-                per_item=self.overlap,
+                # Dynamic overlap may use every slot up to max_overlap; the rest is released.
+                per_item=max(self.overlap, self.max_overlap),
                 msat_per_rating=self.reward_msat,
             )
         ]
@@ -340,6 +369,8 @@ class Rating(models.Model):
         indexes = [
             models.Index(fields=["batch", "status"], name="rating_batch_status"),
             models.Index(fields=["worker", "status"], name="rating_worker_status"),
+            # The worker's latest ratings, read on every submit for the flags.
+            models.Index(fields=["worker", "-id"], name="rating_worker_recent"),
         ]
 
     def __str__(self) -> str:

@@ -1,12 +1,13 @@
 """Reads of the labeling app: tasks as workers see them, progress, exports."""
 
+import json
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -25,8 +26,15 @@ from .models import (
     TrustSnapshot,
     Worker,
 )
-from .quality.aggregation import Pair, Vote, aggregate, krippendorff_alpha, votes_from_answer
-from .quality.trust import is_paused
+from .quality.aggregation import (
+    Pair,
+    Vote,
+    aggregate,
+    dawid_skene,
+    krippendorff_alpha,
+    votes_from_answer,
+)
+from .quality.trust import Answer, is_paused
 
 
 def assignment_with_task(*, assignment_id: int) -> Assignment:
@@ -39,10 +47,34 @@ def assignment_with_task(*, assignment_id: int) -> Assignment:
     )
 
 
+@dataclass(frozen=True)
+class RecentAnswers:
+    """A worker's latest ratings, oldest first: where the chosen answer was shown, whether
+    it was too fast, and (gold items only) whether it was right."""
+
+    positions: list[int]
+    too_fast: list[bool]
+    gold: list[bool]
+
+
+def recent_answers(*, worker_id: int, limit: int) -> RecentAnswers:
+    rows = list(
+        Rating.objects.filter(worker_id=worker_id)
+        .order_by("-id")
+        .values_list("position", "flags", "gold_correct")[:limit]
+    )[::-1]
+    return RecentAnswers(
+        positions=[p for p, _, _ in rows if p is not None],
+        too_fast=["too_fast" in flags for _, flags, _ in rows],
+        gold=[g for _, _, g in rows if g is not None],
+    )
+
+
 def batch_closed_to(*, worker: Worker, batch: Batch) -> bool:
-    """Paused by trust, or closed to the worker (failed entry test, straight-lining)."""
+    """Closed everywhere, paused by trust, or closed to the worker (failed entry test)."""
     return (
-        is_paused(worker=worker, batch=batch)
+        worker.standing == Worker.Standing.CLOSED
+        or is_paused(worker=worker, batch=batch)
         or BatchWorkerStats.objects.filter(batch=batch, worker=worker, qualified=False).exists()
     )
 
@@ -208,9 +240,16 @@ def visible_to(*, user: Any, rows: QuerySet, requester_path: str) -> QuerySet:
 
 
 def batch_progress(*, batch: Batch) -> dict[str, Any]:
+    # Finished: a plain item whose slots are all answered (none open, none left).
+    finished = Q(item__gold__isnull=True, item__slots_left=0) & ~Exists(
+        Assignment.objects.filter(item_id=OuterRef("item_id"), status=Assignment.Status.OPEN)
+    )
+    counted = ~Q(status=Rating.Status.REJECTED)
     totals = batch.ratings.aggregate(
-        done=Count("id", filter=~Q(status=Rating.Status.REJECTED)),
+        done=Count("id", filter=counted),
         spent=Sum("reward_msat", filter=Q(status=Rating.Status.APPROVED), default=0),
+        finished_votes=Count("id", filter=counted & finished),
+        finished_items=Count("item_id", filter=counted & finished, distinct=True),
     )
     return {
         "id": batch.id,
@@ -224,7 +263,38 @@ def batch_progress(*, batch: Batch) -> dict[str, Any]:
         "agreement": batch_agreement(batch=batch),
         "source_model": batch.source_model or None,
         "source_run_id": batch.source_run_id,
+        "votes_per_item": round(totals["finished_votes"] / totals["finished_items"], 3)
+        if totals["finished_items"]
+        else None,
+        "below_confidence": below_confidence(batch=batch),
     }
+
+
+def item_confidences(*, batch: Batch) -> dict[int, float]:
+    """Per rated plain item: the Dawid-Skene posterior of its least sure pair, over every
+    rating not rejected (gold answers anchor the workers' accuracies)."""
+    votes, gold = batch_votes(
+        batch=batch, statuses=(Rating.Status.APPROVED, Rating.Status.PENDING_REVIEW)
+    )
+    result = dawid_skene(votes, gold=gold)
+    gold_items = {pair[0] for pair in gold}
+    confidence: dict[int, float] = {}
+    for pair in {vote.pair for vote in votes}:
+        if pair[0] not in gold_items:
+            p = result.confidence.get(pair, 0.5)
+            confidence[pair[0]] = min(p, confidence.get(pair[0], 1.0))
+    return confidence
+
+
+def below_confidence(*, batch: Batch) -> float | None:
+    """Share of rated items under the batch's `min_confidence`; None when it sets none."""
+    if batch.min_confidence is None:
+        return None
+    confidence = item_confidences(batch=batch)
+    if not confidence:
+        return None
+    below = sum(p < batch.min_confidence for p in confidence.values())
+    return round(below / len(confidence), 4)
 
 
 def batch_votes(
@@ -249,6 +319,27 @@ def batch_votes(
         for vote in votes_from_answer(worker=0, item=item_id, ranking=order, scores=None):
             gold[vote.pair] = vote.winner
     return votes, gold
+
+
+def batch_answers(*, batch: Batch, winners: dict[Pair, str]) -> list[Answer]:
+    """Every answer of the batch not rejected, as the copy check compares them: whole,
+    wrong where it contradicts `winners` (gold or aggregated), and timed."""
+    ratings = batch.ratings.exclude(status=Rating.Status.REJECTED).values_list(
+        "worker_id", "item_id", "ranking", "scores", "created_at"
+    )
+    answers = []
+    for worker_id, item_id, ranking, scores, created_at in ratings.order_by("id"):
+        votes = votes_from_answer(worker=worker_id, item=item_id, ranking=ranking, scores=scores)
+        answers.append(
+            Answer(
+                worker=worker_id,
+                item=item_id,
+                answer=json.dumps(scores if scores is not None else ranking, sort_keys=True),
+                wrong=any(winners.get(v.pair, v.winner) != v.winner for v in votes),
+                at=created_at.timestamp(),
+            )
+        )
+    return answers
 
 
 def batch_agreement(*, batch: Batch) -> float | None:
@@ -279,18 +370,26 @@ EXPORT_METHODS = ("dawid_skene", "majority", "bradley_terry")
 
 
 def export_trl(
-    *, batch: Batch, method: str = "dawid_skene", details: bool = False, with_item: bool = False
+    *,
+    batch: Batch,
+    method: str = "dawid_skene",
+    details: bool = False,
+    with_item: bool = False,
+    min_confidence: float = 0.0,
 ) -> Iterator[dict[str, Any]]:
     """Preference pairs of the batch, aggregated over each item's approved ratings.
 
     A ranking of n responses gives its n·(n-1)/2 pairs. `method` picks the aggregation
     (Dawid-Skene by default, anchored on gold answers). Gold items are never exported.
+    Each pair carries `confidence`: the Dawid-Skene posterior that `chosen` beats
+    `rejected`; pairs below `min_confidence` are left out.
     With `details`, each pair carries `margin` (vote margin, 0..1, a column TRL's
     RewardTrainer reads) and `agreement` (share of votes for the chosen answer).
     `with_item` adds `item_id`, for splits that keep an item's pairs together.
     """
     votes, gold = batch_votes(batch=batch)
-    winners = aggregate(votes, method=method, gold=gold)
+    ds = dawid_skene(votes, gold=gold)
+    winners = ds.winners if method == "dawid_skene" else aggregate(votes, method=method, gold=gold)
     tally: dict[Pair, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for vote in votes:
         tally[vote.pair][vote.winner] += 1
@@ -305,10 +404,15 @@ def export_trl(
         item_id, a, b = pair
         chosen = winners[pair]
         rejected = b if chosen == a else a
+        sure = ds.confidence.get(pair, 0.5)
+        confidence = sure if ds.winners.get(pair) == chosen else 1 - sure
+        if confidence < min_confidence:
+            continue
         row: dict[str, Any] = {
             "prompt": items[item_id].prompt,
             "chosen": texts[item_id][chosen],
             "rejected": texts[item_id][rejected],
+            "confidence": round(confidence, 4),
         }
         if with_item:
             row["item_id"] = item_id

@@ -1,5 +1,6 @@
 """Labeling's hand-written statements: the ones on every task request (see core.sql)."""
 
+import json
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -10,22 +11,39 @@ from rest_framework.authtoken.models import Token
 
 from core import sql
 
-from .models import Assignment, Batch, BatchWorkerStats, Item, Requester, Response, Worker
+from .models import (
+    Assignment,
+    Batch,
+    BatchWorkerStats,
+    Item,
+    Rating,
+    Requester,
+    Response,
+    Worker,
+)
+from .quality.aggregation import Vote, votes_from_answer
+from .quality.trust import PROBATION_HELD_CAP, vote_accuracy
 
 
 @cache
-def _claim_sql(*, vendor: str, check_trust: bool) -> str:
+def _claim_sql(*, vendor: str, check_trust: bool, on_probation: bool) -> str:
     """Takes one slot of the first item a worker may rate, in one statement.
 
     The inner SELECT skips items other claims hold (PostgreSQL), so concurrent workers
     spread over items instead of queueing on one; the UPDATE re-checks the slot count,
-    which is the guard where rows are not locked.
+    which is the guard where rows are not locked. A worker on probation with its cap of
+    held ratings is served gold items only, which settle its probation.
     """
     item, batch = sql.table(Item), sql.table(Batch)
     lock = " FOR UPDATE OF i SKIP LOCKED" if vendor == "postgresql" else ""
     stats = (
         f"SELECT 1 FROM {sql.table(BatchWorkerStats)} s"
         " WHERE s.batch_id = i.batch_id AND s.worker_id = %(worker)s"
+    )
+    held_cap = (
+        f"AND (i.gold IS NOT NULL OR (SELECT COUNT(*) FROM {sql.table(Rating)} r"
+        " WHERE r.worker_id = %(worker)s AND r.status = %(pending)s"
+        " AND r.gold_correct IS NULL) < %(cap)s)"
     )
     return f"""
         UPDATE {item} SET slots_left = slots_left - 1
@@ -40,6 +58,7 @@ def _claim_sql(*, vendor: str, check_trust: bool) -> str:
             AND NOT EXISTS ({stats} AND s.qualified = %(false)s)
             AND (b.qualification_size = 0 OR i.gold IS NOT NULL
                  OR EXISTS ({stats} AND s.qualified = %(true)s))
+            {held_cap if on_probation else ""}
             ORDER BY i.batch_id, i.id LIMIT 1{lock}
         )
         RETURNING {sql.columns(Item, item)}
@@ -49,9 +68,15 @@ def _claim_sql(*, vendor: str, check_trust: bool) -> str:
 def claim_item(*, worker: Worker, check_trust: bool) -> Item | None:
     """Takes one slot of the first item this worker may rate (see `_claim_sql`)."""
     row = sql.fetch(
-        _claim_sql(vendor=connection.vendor, check_trust=check_trust),
+        _claim_sql(
+            vendor=connection.vendor,
+            check_trust=check_trust,
+            on_probation=worker.standing == Worker.Standing.PROBATION,
+        ),
         {
             "worker": worker.id,
+            "pending": Rating.Status.PENDING_REVIEW,
+            "cap": PROBATION_HELD_CAP,
             "open": Batch.Status.OPEN,
             "trust": worker.trust,
             "true": True,
@@ -61,9 +86,62 @@ def claim_item(*, worker: Worker, check_trust: bool) -> Item | None:
     return None if row is None else sql.from_row(Item, row)[0]
 
 
+def item_votes(*, item_id: int) -> tuple[list[Vote], dict[int, float]]:
+    """The votes of an item's ratings not rejected, and how far each voter's vote is to be
+    trusted (trust.vote_accuracy), in one SELECT."""
+    rows = sql.fetch_all(
+        f"SELECT r.worker_id, r.ranking, r.scores, w.gold_seen, w.gold_correct, w.peer_seen,"
+        f" w.peer_agree FROM {sql.table(Rating)} r JOIN {sql.table(Worker)} w"
+        " ON w.id = r.worker_id WHERE r.item_id = %s AND r.status <> %s",
+        [item_id, Rating.Status.REJECTED],
+    )
+    votes, accuracy = [], {}
+    for worker_id, ranking, scores, gold_seen, gold_correct, peer_seen, peer_agree in rows:
+        votes += votes_from_answer(
+            worker=worker_id, item=item_id, ranking=_json(ranking), scores=_json(scores)
+        )
+        accuracy[worker_id] = vote_accuracy(
+            gold_seen=gold_seen,
+            gold_correct=gold_correct,
+            peer_seen=peer_seen,
+            peer_agree=peer_agree,
+        )
+    return votes, accuracy
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def add_slot(*, item_id: int, max_votes: int) -> int:
+    """Opens one more slot on an item whose slots are all taken, unless its ratings (not
+    rejected) and open assignments already reach `max_votes`. Returns rows changed."""
+    return sql.execute(
+        f"UPDATE {sql.table(Item)} SET slots_left = slots_left + 1"
+        " WHERE id = %s AND slots_left = 0 AND"
+        f" (SELECT COUNT(*) FROM {sql.table(Rating)} r WHERE r.item_id = %s AND r.status <> %s)"
+        f" + (SELECT COUNT(*) FROM {sql.table(Assignment)} a WHERE a.item_id = %s"
+        " AND a.status = %s) < %s",
+        [
+            item_id,
+            item_id,
+            Rating.Status.REJECTED,
+            item_id,
+            Assignment.Status.OPEN,
+            max_votes,
+        ],
+    )
+
+
 def lock_worker(*, worker_id: int) -> int | None:
     """Locks the worker's row; returns the id of its open assignment, if any."""
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    # NO KEY UPDATE: other transactions inserting rows that refer to this worker (their
+    # foreign-key check takes KEY SHARE at commit) do not wait on it, nor deadlock with it.
+    lock = (
+        " FOR NO KEY UPDATE"
+        if connection.vendor == "postgresql"
+        else (" FOR UPDATE" if connection.features.has_select_for_update else "")
+    )
     row = sql.fetch(
         f"SELECT (SELECT a.id FROM {sql.table(Assignment)} a WHERE a.worker_id = w.id"
         f" AND a.status = %s LIMIT 1) FROM {sql.table(Worker)} w WHERE w.id = %s{lock}",

@@ -15,6 +15,7 @@ from . import charts, selectors
 from .balances import worker_balance_msat
 from .models import Worker
 from .permissions import for_workers, worker_of
+from .quality.trust import PROBATION_HELD_CAP
 from .services.assignments import next_assignment_for
 from .services.profiles import set_leaderboard_listing
 
@@ -38,6 +39,9 @@ def work_page(request: HttpRequest, worker: Worker) -> HttpResponse:
         {
             "task": task,
             "balance_msat": worker_balance_msat(worker),
+            # New keys are told how probation works (templates/labeling/_probation.html).
+            "on_probation": worker.standing == Worker.Standing.PROBATION,
+            "held_cap": PROBATION_HELD_CAP,
         },
     )
 

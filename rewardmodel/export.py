@@ -96,6 +96,7 @@ def collect_preferences(
             if margin:
                 row["margin"] = pair["margin"]
             row["_key"] = (batch.id, pair["item_id"])
+            row["_confidence"] = pair["confidence"]
             rows.append(row)
         summaries.append(
             BatchSummary(
@@ -127,6 +128,20 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
             lines.write(json.dumps(public(row), ensure_ascii=False) + "\n")
 
 
+CONFIDENCE_LEVELS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
+
+
+def confidence_shares(export: PreferenceExport) -> list[str]:
+    """Per level of CONFIDENCE_LEVELS, the share of exported pairs at or above it."""
+    scores = [row["_confidence"] for row in export.train + export.eval]
+    if not scores:
+        return ["n/a"] * len(CONFIDENCE_LEVELS)
+    return [
+        f"{sum(score >= level for score in scores) / len(scores):.1%}"
+        for level in CONFIDENCE_LEVELS
+    ]
+
+
 def dataset_card(export: PreferenceExport, license: str = DEFAULT_LICENSE) -> str:
     columns = "`prompt`, `chosen`, `rejected`" + (", `margin`" if export.margin else "")
     train_items, eval_items = export.items
@@ -155,6 +170,15 @@ def dataset_card(export: PreferenceExport, license: str = DEFAULT_LICENSE) -> st
         f"- Columns: {columns} (TRL's reward-modeling format)",
         f"- Train: {len(export.train)} pairs from {train_items} items",
         f"- Eval: {len(export.eval)} pairs from {eval_items} items",
+        "",
+        "## Confidence",
+        "",
+        "Each pair's confidence is the Dawid-Skene posterior that `chosen` is the better "
+        "answer. Share of pairs at or above each level:",
+        "",
+        "| Confidence | " + " | ".join(f"≥ {level:g}" for level in CONFIDENCE_LEVELS) + " |",
+        "|---|" + "---|" * len(CONFIDENCE_LEVELS),
+        "| Pairs | " + " | ".join(confidence_shares(export)) + " |",
         "",
         "## Source batches",
         "",

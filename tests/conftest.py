@@ -14,6 +14,7 @@ from labeling.models import Batch, Requester, Worker
 from labeling.quality import options as quality_options
 from labeling.services import batches as batch_services
 from labeling.services import requesters as requester_services
+from labeling.services import review as review_services
 from marketplace.celery import app as celery_app
 from payouts import ledger
 from payouts.services import deposits as deposit_services
@@ -123,10 +124,15 @@ def requester(make_requester: Callable[..., Requester]) -> Requester:
 
 @pytest.fixture
 def make_worker(db: Any) -> Callable[..., Worker]:
-    def make() -> Worker:
+    """A worker with its wallet key: an established one (the operator vouched for it, so
+    it is paid at once) unless `on_probation`, as every new key starts."""
+
+    def make(*, on_probation: bool = False) -> Worker:
         key = PrivateKey()
         worker = worker_for_key(key.public_key.format(compressed=True).hex())
         worker.private_key = key  # type: ignore[attr-defined]  # the test wallet
+        if not on_probation:
+            review_services.vouch_for(worker=worker)
         return worker
 
     return make
@@ -135,6 +141,9 @@ def make_worker(db: Any) -> Callable[..., Worker]:
 @pytest.fixture
 def worker(make_worker: Callable[..., Worker]) -> Worker:
     return make_worker()
+
+
+COST_OPTIONS = ("gold_overlap", "pay_gold", "bonus_percent")
 
 
 @pytest.fixture
@@ -148,16 +157,19 @@ def make_batch(requester: Requester) -> Callable[..., Batch]:
         owner: Requester | None = None,
         instructions: str = "Pick the **better** answer.",
         quality: dict | None = None,
+        max_overlap: int | None = None,
     ) -> Batch:
         raw = items if items is not None else ITEMS[task_type]
         # Batches reserve their cost: fund the owner first, through a real (fake-node) deposit.
-        cost_msat = Batch(
+        options = quality_options.clean_quality_options(quality or {})
+        cost_msat = batch_services.batch_cost(
             reward_msat=reward_msat,
             overlap=overlap,
+            max_overlap=max_overlap,
             items_count=len(raw),
             gold_count=sum("gold" in item for item in raw),
-            **quality_options.clean_quality_options(quality or {}),
-        ).cost_msat
+            **{key: options[key] for key in COST_OPTIONS if key in options},
+        )
         if cost_msat >= 1_000:
             deposit_services.fund_requester(requester=owner or requester, amount_msat=cost_msat)
         elif cost_msat:
@@ -169,6 +181,7 @@ def make_batch(requester: Requester) -> Callable[..., Batch]:
             instructions=instructions,
             reward_msat=reward_msat,
             overlap=overlap,
+            max_overlap=max_overlap,
             items=batch_services.validate_items(task_type=task_type, items=raw),
             # Test clients answer at once: no "too fast" flag unless a test asks for it.
             quality={"min_seconds": 0} | (quality or {}),

@@ -17,6 +17,7 @@ QUALITY_FIELDS = {
     "bonus_trust": float,
     "pay_gold": bool,
     "qualification_pass": float,
+    "min_confidence": float,
 }
 
 
@@ -27,7 +28,7 @@ def clean_quality_options(options: dict[str, Any]) -> dict[str, Any]:
         raise InvalidBatch({"quality": [f"Unknown option(s): {', '.join(sorted(unknown))}."]})
     clean: dict[str, Any] = {}
     for name, value in options.items():
-        if value is None and name == "min_seconds":
+        if value is None and name in ("min_seconds", "min_confidence"):
             clean[name] = None
             continue
         kind = QUALITY_FIELDS[name]
@@ -39,8 +40,14 @@ def clean_quality_options(options: dict[str, Any]) -> dict[str, Any]:
         raise InvalidBatch({"review_mode": [f"One of: {', '.join(Batch.Review.values)}."]})
     if not 0 <= clean.get("bonus_percent", 0) <= 100:
         raise InvalidBatch({"bonus_percent": ["Between 0 and 100."]})
-    for name in ("auto_approve_trust", "pause_below_trust", "qualification_pass", "bonus_trust"):
-        if name in clean and not 0 <= clean[name] <= 1:
+    for name in (
+        "auto_approve_trust",
+        "pause_below_trust",
+        "qualification_pass",
+        "bonus_trust",
+        "min_confidence",
+    ):
+        if clean.get(name) is not None and not 0 <= clean[name] <= 1:
             raise InvalidBatch({name: ["Between 0 and 1."]})
     if not 1 <= clean.get("gold_overlap", 1) <= 1000:
         raise InvalidBatch({"gold_overlap": ["Between 1 and 1000."]})

@@ -7,7 +7,9 @@ clicker's 0.5, below a careful worker's 0.8, and worth five checks of evidence.
 Pure computation: the models import this module, so it imports none of them.
 """
 
+import math
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,11 +25,41 @@ MIN_EVIDENCE_TO_PAUSE = 8
 MIN_SECONDS = {"pairwise": 3, "ranking": 5, "likert": 4}
 STRAIGHT_LINING_WINDOW = 12  # ratings looked at
 STRAIGHT_LINING_SHARE = 0.9  # share choosing the same position that gets flagged
+# Position bias: over this many ratings, the most chosen place on screen stands this
+# many standard deviations above what shuffled cards give an honest worker.
+POSITION_BIAS_WINDOW = 30
+POSITION_BIAS_Z = 4.0
+# Too fast as a habit: this many of the latest TOO_FAST_WINDOW answers.
+TOO_FAST_WINDOW = 10
+TOO_FAST_CLOSE = 6
+# Flags that close a worker everywhere at once (not an opinion, whatever the answers say).
+CLOSING_FLAGS = ("straight_lining", "position_bias", "too_fast")
+RECENT_WINDOW = max(STRAIGHT_LINING_WINDOW, POSITION_BIAS_WINDOW, TOO_FAST_WINDOW)
+
+# Probation: a sequential test of "random clicker" (right half the time) against "careful
+# labeler" (right 70% of the time) over the worker's checks (gold answers, and agreement
+# with the crowd's Dawid-Skene estimate). It stops when one is PROBATION_ODDS times likelier
+# than the other, and never passes anyone with fewer than PROBATION_MIN_GOLD gold answers.
+# A random clicker passes about once in PROBATION_ODDS + 1 new keys.
+PROBATION_RANDOM = 0.5
+PROBATION_CAREFUL = 0.68
+PROBATION_ODDS = 30.0
+PROBATION_MIN_GOLD = 3
+# A worker on probation may have this many non-gold ratings held; then it is served gold
+# items only, until the test decides.
+PROBATION_HELD_CAP = 20
 
 
 def trust_score(*, gold_seen: int, gold_correct: int, peer_seen: int, peer_agree: int) -> float:
     right = gold_correct + peer_agree + PRIOR_RIGHT
     return right / (gold_seen + peer_seen + PRIOR_RIGHT + PRIOR_WRONG)
+
+
+def vote_accuracy(*, gold_seen: int, gold_correct: int, peer_seen: int, peer_agree: float) -> float:
+    """How often a worker's vote is right, as dynamic overlap weighs it: from gold answers
+    only, with a uniform prior. Agreement with the crowd is left out here: it is an estimate
+    that runs high, and an overrated voter stops an item before it is sure."""
+    return (gold_correct + 1) / (gold_seen + 2)
 
 
 def matches_gold(*, order: list[str], gold: list[str]) -> bool:
@@ -66,8 +98,100 @@ def is_paused(*, worker: "Worker", batch: "Batch") -> bool:
 
 
 def auto_approves(*, batch: "Batch", worker: "Worker", flags: list[str]) -> bool:
-    """An auto-review batch approves a trusted worker's unflagged rating without waiting."""
-    return batch.review_mode == "auto" and not flags and worker.trust >= batch.auto_approve_trust
+    """An auto-review batch approves a trusted worker's unflagged rating without waiting;
+    a worker on probation waits until its checks decide."""
+    return (
+        batch.review_mode == "auto"
+        and not flags
+        and worker.standing == "trusted"
+        and worker.trust >= batch.auto_approve_trust
+    )
+
+
+def probation_verdict(
+    *, gold_seen: int, gold_correct: int, peer_seen: int, peer_agree: float
+) -> bool | None:
+    """True: passed, False: failed, None: not enough evidence yet (see PROBATION_*)."""
+    right = gold_correct + peer_agree
+    wrong = gold_seen + peer_seen - right
+    log_ratio = right * math.log(PROBATION_CAREFUL / PROBATION_RANDOM) + wrong * math.log(
+        (1 - PROBATION_CAREFUL) / (1 - PROBATION_RANDOM)
+    )
+    bound = math.log(PROBATION_ODDS)
+    if log_ratio <= -bound:
+        return False
+    if log_ratio >= bound and gold_seen >= PROBATION_MIN_GOLD:
+        return True
+    return None
+
+
+@dataclass(frozen=True)
+class Answer:
+    worker: int
+    item: int
+    answer: str  # the whole answer, comparable between workers
+    wrong: bool  # against the gold answer or the aggregated one
+    at: float  # when it was given (seconds)
+
+
+# A copier: the same answer as one other worker on at least COPY_MIN_SHARED shared items,
+# the other's mistakes included (COPY_MIN_ERRORS of them: two careful workers rarely err
+# together), and nearly always just after it.
+COPY_MIN_SHARED = 10
+COPY_MIN_ERRORS = 2
+COPY_AFTER_SHARE = 0.9
+
+
+def copiers(answers: list[Answer]) -> dict[int, int]:
+    """Copier → the worker it copied, from one batch's answers."""
+    by_item: dict[int, list[Answer]] = defaultdict(list)
+    for answer in answers:
+        by_item[answer.item].append(answer)
+    shared: dict[tuple[int, int], list[tuple[Answer, Answer]]] = defaultdict(list)
+    for item_answers in by_item.values():
+        for i, a in enumerate(item_answers):
+            for b in item_answers[i + 1 :]:
+                first, second = sorted((a, b), key=lambda x: x.worker)
+                shared[(first.worker, second.worker)].append((first, second))
+    found = {}
+    for (one, other), pairs in shared.items():
+        if len(pairs) < COPY_MIN_SHARED or any(a.answer != b.answer for a, b in pairs):
+            continue
+        if sum(a.wrong and b.wrong for a, b in pairs) < COPY_MIN_ERRORS:
+            continue
+        later = sum(b.at > a.at for a, b in pairs) / len(pairs)
+        if later >= COPY_AFTER_SHARE:
+            found[other] = one
+        elif later <= 1 - COPY_AFTER_SHARE:
+            found[one] = other
+    return found
+
+
+def position_bias(positions: list[int], *, choices: int) -> bool:
+    """The same place on screen chosen far more often than shuffled cards allow."""
+    recent = positions[-POSITION_BIAS_WINDOW:]
+    if len(recent) < POSITION_BIAS_WINDOW or choices < 2:
+        return False
+    p = 1 / choices
+    most = max(recent.count(pos) for pos in set(recent))
+    spread = math.sqrt(len(recent) * p * (1 - p))
+    return (most - len(recent) * p) / spread >= POSITION_BIAS_Z
+
+
+def too_fast_habit(too_fast: list[bool]) -> bool:
+    return sum(too_fast[-TOO_FAST_WINDOW:]) >= TOO_FAST_CLOSE
+
+
+def closing_flags(*, positions: list[int], too_fast: list[bool], choices: int) -> list[str]:
+    """Flags that close a worker everywhere (oldest first in both lists)."""
+    flags = []
+    if straight_lining(positions):
+        flags.append("straight_lining")
+    if position_bias(positions, choices=choices):
+        flags.append("position_bias")
+    if too_fast_habit(too_fast):
+        flags.append("too_fast")
+    return flags
 
 
 def peer_evidence(

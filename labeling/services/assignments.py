@@ -29,6 +29,8 @@ def next_assignment_for(*, worker: Worker) -> Assignment | None:
     Entry tests: until a worker passed a batch's test it is served only its gold items;
     a failed test closes the batch to the worker.
     """
+    if worker.standing == Worker.Standing.CLOSED:
+        return None
     expired_freed = False
     for _ in range(3):
         now = timezone.now()

@@ -18,6 +18,7 @@ from ..quality.options import clean_quality_options
 RESPONSE_LIMITS = {TaskType.PAIRWISE: (2, 2), TaskType.RANKING: (2, 9), TaskType.LIKERT: (1, 9)}
 MAX_TEXT = 100_000
 MAX_OVERLAP = 50
+DEFAULT_GOLD_OVERLAP = Batch._meta.get_field("gold_overlap").default
 MAX_REWARD_MSAT = 100_000_000_000  # 1 BTC per rating: anything above is a typo
 # What a requester may change on a batch after posting it (the admin's change form).
 EDITABLE_FIELDS = (
@@ -91,6 +92,30 @@ def responses_needed(task_type: str, low: int, high: int, responses: Any) -> str
     return f"a {task_type} task needs {needed} responses{got}."
 
 
+def batch_cost(
+    *,
+    reward_msat: int,
+    overlap: int,
+    items_count: int,
+    max_overlap: int | None = None,
+    gold_count: int = 0,
+    gold_overlap: int = DEFAULT_GOLD_OVERLAP,
+    pay_gold: bool = True,
+    bonus_percent: int = 0,
+) -> int:
+    """What a batch with these fields reserves when it is posted (Batch.cost_terms)."""
+    return Batch(
+        reward_msat=reward_msat,
+        overlap=overlap,
+        max_overlap=max_overlap or overlap,
+        items_count=items_count,
+        gold_count=gold_count,
+        gold_overlap=gold_overlap,
+        pay_gold=pay_gold,
+        bonus_percent=bonus_percent,
+    ).cost_msat
+
+
 def new_batch(
     *,
     requester: Requester,
@@ -103,6 +128,7 @@ def new_batch(
     quality: dict[str, Any] | None = None,
     source_model: str = "",
     source_run_id: int | None = None,
+    max_overlap: int | None = None,
 ) -> Batch:
     """The batch as `create_batch` stores it, checked but not saved: the admin's upload
     preview shows its `cost_terms()` and the `cost_msat` that creating it reserves.
@@ -110,6 +136,11 @@ def new_batch(
     did."""
     if not 1 <= overlap <= MAX_OVERLAP:
         raise InvalidBatch({"overlap": [f"Overlap must be between 1 and {MAX_OVERLAP}."]})
+    max_overlap = overlap if max_overlap is None else max_overlap
+    if not overlap <= max_overlap <= MAX_OVERLAP:
+        raise InvalidBatch(
+            {"max_overlap": [f"Max overlap must be between the overlap and {MAX_OVERLAP}."]}
+        )
     if not 0 <= reward_msat <= MAX_REWARD_MSAT:
         raise InvalidBatch({"reward_msat": ["Reward must be between 0 and 1 BTC in msat."]})
     batch = Batch(
@@ -119,6 +150,7 @@ def new_batch(
         instructions=instructions,
         reward_msat=reward_msat,
         overlap=overlap,
+        max_overlap=max_overlap,
         items_count=len(items),
         gold_count=sum(spec.gold is not None for spec in items),
         source_model=source_model,
@@ -150,6 +182,7 @@ def create_batch(
     quality: dict[str, Any] | None = None,
     source_model: str = "",
     source_run_id: int | None = None,
+    max_overlap: int | None = None,
 ) -> Batch:
     """Creates the batch and its items; `quality` sets the Batch's review fields; `source_*`
     as in `new_batch`. `batch_created` reserves its cost (InsufficientBalance rolls it all
@@ -165,6 +198,7 @@ def create_batch(
         quality=quality,
         source_model=source_model,
         source_run_id=source_run_id,
+        max_overlap=max_overlap,
     )
     batch.save()
     items = spread_gold(items)

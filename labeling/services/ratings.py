@@ -10,12 +10,13 @@ from django.utils import timezone
 
 from core import sql as core_sql
 
-from .. import signals
+from .. import selectors, signals, sql
 from ..errors import InvalidAnswer, WorkerPaused
-from ..models import Assignment, Rating, TaskType, Worker
+from ..models import Assignment, Batch, Item, Rating, TaskType, Worker
 from ..quality import trust
+from ..quality.aggregation import item_confidence
 from .assignments import answerable_assignment, close_assignment, give_back
-from .review import record_gold
+from .review import close_worker, closing_reason, note_client, record_gold, review_worker
 
 LIKERT_RANGE = range(1, 8)
 
@@ -51,8 +52,15 @@ def submit_rating(
     ranking: Any = None,
     scores: Any = None,
     rationale: str = "",
+    client: str = "",
 ) -> Rating:
-    """Records the answer, checks it against gold, and approves or holds it for review."""
+    """Records the answer, checks it against gold, and approves or holds it for review.
+
+    Everything the answer decides happens in this transaction: a closing flag (always the
+    same place on screen, too fast as a habit) closes the worker everywhere, and the gold
+    answer that settles a new worker's probation pays (or rejects) its held ratings.
+    `client` identifies the device it came from (see review.note_client).
+    """
     assignment = answerable_assignment(worker=worker, assignment_id=assignment_id)
     item = assignment.item
     batch = item.batch
@@ -60,11 +68,12 @@ def submit_rating(
         task_type=batch.task_type, keys=assignment.order, ranking=ranking, scores=scores
     )
     now = timezone.now()
-    if trust.is_paused(worker=worker, batch=batch):
-        # A late answer from a worker paused meanwhile: the slot goes back to the crowd.
+    if worker.standing == Worker.Standing.CLOSED or trust.is_paused(worker=worker, batch=batch):
+        # A late answer from a worker closed or paused meanwhile: the slot goes back.
         give_back(assignment=assignment)
         raise WorkerPaused()
     best_first = ranking or sorted(assignment.order, key=lambda key: -scores[key])
+    position = assignment.order.index(best_first[0])
     gold_correct = trust.matches_gold(order=best_first, gold=item.gold) if item.gold else None
     if gold_correct is not None:
         worker.gold_seen += 1
@@ -74,8 +83,18 @@ def submit_rating(
         batch.min_seconds if batch.min_seconds is not None else trust.MIN_SECONDS[batch.task_type]
     ):
         flags.append("too_fast")
-    approved = trust.auto_approves(batch=batch, worker=worker, flags=flags)
+    recent = selectors.recent_answers(worker_id=worker.id, limit=trust.RECENT_WINDOW)
+    closing = trust.closing_flags(
+        positions=[*recent.positions, position],
+        too_fast=[*recent.too_fast, "too_fast" in flags],
+        choices=2,
+    )
+    approved = not closing and trust.auto_approves(batch=batch, worker=worker, flags=flags)
     with transaction.atomic():
+        if closing or (client and client != worker.client):
+            # This answer will write the worker's row after the ledger's accounts: lock the
+            # row first, the order review jobs take them in, so the two never deadlock.
+            sql.lock_worker(worker_id=worker.id)
         close_assignment(assignment=assignment, status=Assignment.Status.SUBMITTED, now=now)
         rating = core_sql.insert(
             Rating(
@@ -92,7 +111,7 @@ def submit_rating(
                 created_at=now,
                 flags=flags,
                 gold_correct=gold_correct,
-                position=assignment.order.index(best_first[0]),
+                position=position,
             )
         )
         if gold_correct is not None:
@@ -101,4 +120,43 @@ def submit_rating(
             signals.rating_approved.send(sender=Rating, rating=rating, held=False)
         else:
             signals.rating_held.send(sender=Rating, rating=rating)
+        decided = note_client(worker=worker, client=client)
+        if closing and not decided:
+            close_worker(worker=worker, reason=closing_reason(closing))
+            decided = True
+        elif gold_correct is not None and settles_probation(worker):
+            # This answer settles probation: pay or reject the held ratings now, not in a
+            # job that may run seconds later.
+            review_worker(worker_id=worker.id)
+            worker.refresh_from_db(fields=["standing", "closed_reason"])
+            decided = True
+        if batch.max_overlap > batch.overlap and item.gold is None and not decided:
+            extend_if_unsure(item=item, batch=batch)
+        if decided:
+            rating.refresh_from_db(fields=["status", "reason"])
     return rating
+
+
+def settles_probation(worker: Worker) -> bool:
+    return (
+        worker.standing == Worker.Standing.PROBATION
+        and trust.probation_verdict(
+            gold_seen=worker.gold_seen,
+            gold_correct=worker.gold_correct,
+            peer_seen=worker.peer_seen,
+            peer_agree=worker.peer_agree,
+        )
+        is not None
+    )
+
+
+def extend_if_unsure(*, item: Item, batch: Batch) -> bool:
+    """Dynamic overlap: once an item's slots are taken, one more is opened while its
+    aggregated confidence is below the batch's bar and it has fewer than max_overlap votes.
+    Each voter counts by its trust (a random clicker's vote weighs nothing)."""
+    if batch.min_confidence is None:
+        return False
+    votes, accuracy = sql.item_votes(item_id=item.id)
+    if item_confidence(votes, accuracy=accuracy) >= batch.min_confidence:
+        return False
+    return sql.add_slot(item_id=item.id, max_votes=batch.max_overlap) == 1

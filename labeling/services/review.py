@@ -17,7 +17,7 @@ from core.errors import DomainError, NotFound
 
 from .. import selectors, signals
 from ..errors import NotReviewable
-from ..models import Batch, BatchWorkerStats, Rating, Requester, TrustSnapshot, Worker
+from ..models import Assignment, Batch, BatchWorkerStats, Rating, Requester, TrustSnapshot, Worker
 from ..quality import trust
 from ..quality.aggregation import dawid_skene
 from .assignments import free_slot
@@ -89,39 +89,136 @@ def review_ratings(
     return len(ratings)
 
 
+@transaction.atomic
+def close_worker(*, worker: Worker, reason: str) -> int:
+    """Closes the worker on every batch at once: it is served nothing more and its waiting
+    ratings are rejected (their items go back to others). Keys on probation that answered
+    from the same client are taken for the same person and closed with it.
+    Returns how many ratings were rejected."""
+    closing = Worker.objects.filter(
+        Q(id=worker.id)
+        | Q(client=worker.client, standing=Worker.Standing.PROBATION) & ~Q(client="")
+    )
+    ids = list(closing.select_for_update(no_key=True).order_by("id").values_list("id", flat=True))
+    Worker.objects.filter(id=worker.id).update(
+        standing=Worker.Standing.CLOSED, closed_reason=reason
+    )
+    Worker.objects.filter(id__in=ids).exclude(id=worker.id).update(
+        standing=Worker.Standing.CLOSED,
+        closed_reason=f"Same client as worker {worker.id}, closed: {reason}",
+    )
+    worker.standing, worker.closed_reason = Worker.Standing.CLOSED, reason
+    for assignment in Assignment.objects.filter(worker_id__in=ids, status=Assignment.Status.OPEN):
+        if Assignment.objects.filter(id=assignment.id, status=Assignment.Status.OPEN).update(
+            status=Assignment.Status.EXPIRED
+        ):
+            free_slot(item_id=assignment.item_id)
+    pending = Rating.objects.filter(worker_id__in=ids, status=Rating.Status.PENDING_REVIEW)
+    return sum(
+        _decide(rating=rating, status=Rating.Status.REJECTED, reason=reason)
+        for rating in pending.order_by("id")
+    )
+
+
+def closing_reason(flags: list[str]) -> str:
+    return "Closed by quality checks: " + ", ".join(flags) + "."
+
+
+def note_client(*, worker: Worker, client: str) -> bool:
+    """Records the client a worker answers from. A key on probation behind the client of a
+    closed worker is the same person with a new key: it is closed too. True if closed."""
+    if not client or client == worker.client:
+        return False
+    Worker.objects.filter(id=worker.id).update(client=client)
+    worker.client = client
+    if worker.standing != Worker.Standing.PROBATION:
+        return False
+    closed = (
+        Worker.objects.filter(client=client, standing=Worker.Standing.CLOSED)
+        .exclude(id=worker.id)
+        .values_list("id", flat=True)
+        .first()
+    )
+    if closed is None:
+        return False
+    close_worker(worker=worker, reason=f"Same client as worker {closed}, which was closed.")
+    return True
+
+
+def settle_probation(*, worker: Worker) -> bool | None:
+    """Applies the probation test to a worker on probation: passed → trusted (its waiting
+    ratings are then approved by review_worker), failed → closed. None: undecided."""
+    if worker.standing != Worker.Standing.PROBATION:
+        return None
+    verdict = trust.probation_verdict(
+        gold_seen=worker.gold_seen,
+        gold_correct=worker.gold_correct,
+        peer_seen=worker.peer_seen,
+        peer_agree=worker.peer_agree,
+    )
+    if verdict is False:
+        close_worker(
+            worker=worker,
+            reason=f"Failed the checks on probation ({worker.gold_correct} of "
+            f"{worker.gold_seen} known answers right, trust {worker.trust:.2f}).",
+        )
+    elif verdict:
+        Worker.objects.filter(id=worker.id, standing=Worker.Standing.PROBATION).update(
+            standing=Worker.Standing.TRUSTED
+        )
+        worker.standing = Worker.Standing.TRUSTED
+    return verdict
+
+
+@transaction.atomic
+def vouch_for(*, worker: Worker) -> bool:
+    """The operator vouches for a worker on probation (a labeler it knows): trusted from
+    now, its waiting ratings are reviewed as a trusted worker's. False if not on probation."""
+    if not Worker.objects.filter(id=worker.id, standing=Worker.Standing.PROBATION).update(
+        standing=Worker.Standing.TRUSTED
+    ):
+        return False
+    worker.standing = Worker.Standing.TRUSTED
+    review_worker(worker_id=worker.id)
+    return True
+
+
 def _recent_flags(worker: Worker) -> list[str]:
-    recent = list(worker.ratings.order_by("-id").values_list("position", "gold_correct")[:50])[::-1]
-    flags = []
-    if trust.straight_lining([p for p, _ in recent if p is not None]):
-        flags.append("straight_lining")
-    if trust.accuracy_dropped([g for _, g in recent if g is not None]):
+    recent = selectors.recent_answers(worker_id=worker.id, limit=50)
+    flags = trust.closing_flags(positions=recent.positions, too_fast=recent.too_fast, choices=2)
+    if trust.accuracy_dropped(recent.gold):
         flags.append("accuracy_drop")
     return flags
 
 
 @transaction.atomic
 def review_worker(*, worker_id: int) -> dict[str, int]:
-    """Applies a worker's current trust to its waiting ratings: pause, approve or flag."""
-    worker = Worker.objects.select_for_update().get(id=worker_id)
+    """Applies a worker's current evidence to its waiting ratings: probation decided,
+    closed on a closing flag, paused, approved or flagged."""
+    worker = Worker.objects.select_for_update(no_key=True).get(id=worker_id)
     TrustSnapshot.objects.create(
         worker=worker,
         trust=worker.trust,
         gold_seen=worker.gold_seen,
         gold_correct=worker.gold_correct,
     )
+    done = {"approved": 0, "rejected": 0, "flagged": 0}
+    if worker.standing == Worker.Standing.CLOSED:
+        # Anything still waiting (a rating that arrived as it closed) goes too.
+        done["rejected"] += close_worker(worker=worker, reason=worker.closed_reason)
+        return done
     flags = _recent_flags(worker)
+    closing = [flag for flag in flags if flag in trust.CLOSING_FLAGS]
+    if closing:
+        done["rejected"] += close_worker(worker=worker, reason=closing_reason(closing))
+        return done
+    if settle_probation(worker=worker) is False:
+        return done  # closed, its waiting ratings rejected
     pending = list(
         worker.ratings.filter(status=Rating.Status.PENDING_REVIEW)
         .select_related("batch")
         .order_by("id")
     )
-    done = {"approved": 0, "rejected": 0, "flagged": 0}
-    if "straight_lining" in flags:
-        # Always the same place on screen is not an opinion: close the worker's batches.
-        for batch_id in {rating.batch_id for rating in pending}:
-            BatchWorkerStats.objects.update_or_create(
-                batch_id=batch_id, worker=worker, defaults={"qualified": False}
-            )
     for rating in pending:
         if selectors.batch_closed_to(worker=worker, batch=rating.batch):
             reason = (
@@ -165,23 +262,34 @@ def aggregate_batch(*, batch_id: int) -> dict[str, float]:
     )
     result = dawid_skene(votes, gold=gold)
     seen, agree = trust.peer_evidence(votes, accuracy=result.accuracy, skip=set(gold))
-    with transaction.atomic():
-        for worker_id, n in seen.items():
+    for worker_id, n in seen.items():
+        # One worker per transaction, its row locked before its stats: the order a submit
+        # takes them in (record_gold), so the two never deadlock.
+        with transaction.atomic():
+            Worker.objects.select_for_update(no_key=True).filter(id=worker_id).values_list(
+                "id"
+            ).first()
             BatchWorkerStats.objects.update_or_create(
                 batch=batch,
                 worker_id=worker_id,
                 defaults={"peer_seen": n, "peer_agree": agree[worker_id]},
             )
-        for worker_id in seen:
             totals = BatchWorkerStats.objects.filter(worker_id=worker_id).aggregate(
                 seen=Sum("peer_seen", default=0), agree=Sum("peer_agree", default=0)
             )
             Worker.objects.filter(id=worker_id).update(
                 peer_seen=totals["seen"], peer_agree=totals["agree"]
             )
+    copies = trust.copiers(selectors.batch_answers(batch=batch, winners=result.winners | gold))
+    for copier, source in sorted(copies.items()):
+        close_worker(
+            worker=Worker.objects.get(id=copier),
+            reason=f"Closed by quality checks: the same answers as worker {source}, "
+            "mistakes included.",
+        )
     for worker_id in seen:
         review_worker(worker_id=worker_id)
-    return {"pairs": len(result.winners), "workers": len(seen)}
+    return {"pairs": len(result.winners), "workers": len(seen), "copiers": len(copies)}
 
 
 def aggregate_recent_batches(*, since: datetime) -> int:

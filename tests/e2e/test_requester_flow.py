@@ -123,7 +123,8 @@ def test_requester_uploads_jsonl_watches_progress_and_exports_trl(
 
     data = datasets.load_dataset("json", data_files=str(path), cache_dir=str(tmp_path / "hf"))
     train = data["train"]
-    assert train.column_names == ["prompt", "chosen", "rejected"]
+    assert train.column_names == ["prompt", "chosen", "rejected", "confidence"]
+    assert all(0.5 <= confidence <= 1 for confidence in train["confidence"])
     assert sorted(train["prompt"]) == sorted(prompt for prompt, _, _ in PAIRS)
     assert sorted(train["chosen"]) == sorted(a for _, a, _ in PAIRS)
     assert sorted(train["rejected"]) == sorted(b for _, _, b in PAIRS)

@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from labeling.models import Assignment, Rating, Report, Worker
+from labeling.services import review as review_services
 from tests.conftest import ITEMS
 from tests.e2e.conftest import PHONE as PHONE_OPTIONS
 
@@ -42,6 +43,9 @@ def test_worker_rates_three_tasks_of_each_type_on_a_phone(
     sign_in(page)
     worker = Worker.objects.get()
     expect(page.locator("#balance-sats")).to_have_text("0 sats")
+    # A new wallet is told its first answers are checked before they are paid.
+    expect(page.locator(".probation")).to_contain_text("checked against known answers")
+    review_services.vouch_for(worker=worker)  # a labeler the operator knows: paid at once
     page.evaluate("window.__marker = 1")  # dies with any full page load
     expected: dict[str, dict[str, Any]] = {}
     earned = 0
@@ -258,6 +262,7 @@ def test_keyboard_shortcuts_on_desktop(
     page = desktop
     sign_in(page)
     worker = Worker.objects.get()
+    review_services.vouch_for(worker=worker)  # a labeler the operator knows: paid at once
     expect(page.locator("p.desk")).to_be_visible()
 
     # i: instructions; 1-9 choose; typing in the rationale is not a shortcut; Enter submits.

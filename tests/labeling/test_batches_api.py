@@ -168,6 +168,8 @@ def test_batch_progress_counts_ratings(make_batch, requester_client, worker_clie
         "agreement": None,
         "source_model": None,
         "source_run_id": None,
+        "votes_per_item": None,
+        "below_confidence": None,
     }
 
 

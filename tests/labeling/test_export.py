@@ -24,6 +24,11 @@ def lines(response):
     return [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
 
 
+def without_confidence(row: dict) -> dict:
+    assert 0.5 <= row.pop("confidence") <= 1
+    return row
+
+
 def test_trl_export_aggregates_votes_by_majority(make_batch, make_worker, requester_client):
     item = {
         "prompt": "Best fruit?",
@@ -33,7 +38,9 @@ def test_trl_export_aggregates_votes_by_majority(make_batch, make_worker, reques
     for preferred in ("a", "a", "b"):
         rate(make_worker(), lambda task, p=preferred: {"ranking": [p, "ab".replace(p, "")]})
     rows = lines(requester_client.get(reverse("batch-export", args=[batch.id]) + "?format=trl"))
-    assert rows == [{"prompt": "Best fruit?", "chosen": "Apple", "rejected": "Banana"}]
+    assert [without_confidence(row) for row in rows] == [
+        {"prompt": "Best fruit?", "chosen": "Apple", "rejected": "Banana"}
+    ]
 
 
 def test_ranking_of_n_gives_all_pairs(make_batch, make_worker, requester_client):
@@ -141,7 +148,7 @@ def test_details_add_margin_and_agreement(make_batch, make_worker, requester_cli
         rate(make_worker(), lambda task, answer=answer: {"ranking": answer})
     url = reverse("batch-export", args=[batch.id])
     rows = lines(requester_client.get(url + "?details=1&method=majority"))
-    assert rows == [
+    assert [without_confidence(row) for row in rows] == [
         {"prompt": "q", "chosen": "A", "rejected": "B", "margin": 0.5, "agreement": 0.75}
     ]
     assert requester_client.get(url + "?method=vibes").status_code == 400
@@ -155,4 +162,43 @@ def test_export_service_is_plain_python(make_batch, make_worker):
     rate(make_worker(), lambda task: {"ranking": ["b", "a"]})
     from labeling.selectors import export_trl
 
-    assert list(export_trl(batch=batch)) == [{"prompt": "q", "chosen": "B", "rejected": "A"}]
+    assert [without_confidence(row) for row in export_trl(batch=batch)] == [
+        {"prompt": "q", "chosen": "B", "rejected": "A"}
+    ]
+
+
+def test_trl_pairs_carry_confidence_and_min_confidence_drops_the_unsure(
+    make_batch, make_worker, requester_client
+):
+    prompts = ["s0", "s1", "s2", "s3", "split"]
+    items = [
+        {"prompt": p, "responses": [{"id": "a", "text": "A"}, {"id": "b", "text": "B"}]}
+        for p in prompts
+    ]
+    batch = make_batch("pairwise", items=items, overlap=5)
+
+    def pick(i: int, prompt: str) -> str:
+        # Worker i slips once on a sure item; the split item goes 3-2.
+        if prompt == "split":
+            return "a" if i < 3 else "b"
+        return "b" if prompt == f"s{i}" else "a"
+
+    for i in range(5):
+        worker = make_worker()
+        for _ in prompts:
+            rate(
+                worker,
+                lambda task, i=i: {
+                    "ranking": sorted("ab", key=lambda k: k != pick(i, task["task"]["prompt"]))
+                },
+            )
+    url = reverse("batch-export", args=[batch.id]) + "?format=trl"
+    rows = {row["prompt"]: row for row in lines(requester_client.get(url))}
+    assert min(rows[p]["confidence"] for p in prompts[:4]) > rows["split"]["confidence"] > 0.5
+    cut = rows["split"]["confidence"] + 0.0001
+    kept = lines(requester_client.get(f"{url}&min_confidence={cut}"))
+    assert sorted(row["prompt"] for row in kept) == prompts[:4]
+    for bad in ("2", "-0.1", "nan", "sure"):
+        response = requester_client.get(f"{url}&min_confidence={bad}")
+        assert response.status_code == 400
+        assert "min_confidence" in response.json()

@@ -46,9 +46,10 @@ NEXT_TASK_NEW_QUERIES = 7
 # token, BEGIN, lock the worker, the open assignment with its item and batch, its
 # responses, COMMIT
 NEXT_TASK_AGAIN_QUERIES = 6
-# token, the open assignment, BEGIN, close it, INSERT the rating, the ledger transfer
-# (transfer, entries, two account UPDATEs), COMMIT, then the worker's balance
-SUBMIT_PAID_QUERIES = 11
+# token, the open assignment, the worker's latest ratings (for the flags that close it),
+# BEGIN, close it, INSERT the rating, the ledger transfer (transfer, entries, two account
+# UPDATEs), COMMIT, then the worker's balance
+SUBMIT_PAID_QUERIES = 12
 # token, the worker's rating totals, its balances
 ME_QUERIES = 3
 # token, the batch, its rating totals, the approved answers for the agreement
@@ -86,8 +87,15 @@ def market(request, make_batch, make_worker) -> Market:
     for _ in range(size.other_workers):
         rate(make_worker(), size.ratings_per_other_worker)
     worker = make_worker()
-    rate(worker, size.own_ratings)
+    rate(worker, size.own_ratings - 1)
     client = client_for(worker.user)
+    # One answer over HTTP: the worker's client is recorded (a write only when it changes).
+    task = client.get(reverse("task-next")).json()
+    client.post(
+        reverse("assignment-submit", args=[task["assignment_id"]]),
+        {"ranking": ["a", "b"]},
+        format="json",
+    )
     client.get(reverse("me"))  # warm up anything cached per process
     return Market(worker=worker, client=client, batch=batches[0])  # the one most rated
 

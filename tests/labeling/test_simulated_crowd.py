@@ -1,5 +1,6 @@
-"""A simulated crowd with spammers: the whole quality path pauses spammers, pays them almost
-nothing, and aggregates better than a plain majority."""
+"""A simulated crowd with spammers, on the default quality settings: the whole quality path
+holds new workers' ratings, closes the spammers without paying them, pays the honest workers
+once they pass probation, and aggregates at least as well as a plain majority of every vote."""
 
 import random
 
@@ -14,12 +15,12 @@ from tests.labeling.quality_helpers import answer, gold_items, plain_items
 
 
 @pytest.mark.django_db(transaction=True)
-def test_spammers_in_a_simulated_crowd_are_paused_unpaid_and_outvoted(make_batch, make_worker):
-    """20 honest workers (right 80% of the time) and 5 spammers, 400 ratings, one seed.
+def test_spammers_in_a_simulated_crowd_are_closed_unpaid_and_outvoted(make_batch, make_worker):
+    """20 new honest workers (right 80% of the time) and 5 new spammers, 400 ratings, one
+    seed, no quality option set.
 
-    Runs the whole path: claims, gold checks, holds, periodic aggregation, pausing.
-    Over seeds 1-6 the same set-up closed 27 of 30 spammers and 9 of 120 honest
-    workers; this seed is one run of it, pinned so the test is repeatable.
+    Runs the whole path: claims, gold checks, holds, probation, periodic aggregation,
+    pausing. This seed is pinned so the test is repeatable.
     """
     seed = 3
     rng = random.Random(seed)
@@ -28,10 +29,9 @@ def test_spammers_in_a_simulated_crowd_are_paused_unpaid_and_outvoted(make_batch
         "pairwise",
         items=plain_items(100) + gold_items(10),
         overlap=3,
-        quality={"auto_approve_trust": 0.75, "pause_below_trust": 0.6, "gold_overlap": 25},
     )
-    honest = [make_worker() for _ in range(20)]
-    spammers = [make_worker() for _ in range(5)]
+    honest = [make_worker(on_probation=True) for _ in range(20)]
+    spammers = [make_worker(on_probation=True) for _ in range(5)]
 
     def pick(worker):
         if worker in spammers:
@@ -62,7 +62,12 @@ def test_spammers_in_a_simulated_crowd_are_paused_unpaid_and_outvoted(make_batch
     assert sum(selectors.batch_closed_to(worker=w, batch=batch) for w in honest) <= 2
     spam = Rating.objects.filter(worker__in=spammers)
     paid = spam.filter(status="approved").count()
-    assert paid <= 0.1 * spam.count(), (paid, spam.count())
+    assert paid == 0, (paid, spam.count())
+    fair = Rating.objects.filter(worker__in=honest)
+    assert not fair.filter(status="rejected").exists()
+    # The batch ran out of work while some honest workers were still on probation (their
+    # ratings wait, unpaid but not rejected; bench/quality.py --service runs a full market).
+    assert fair.filter(status="approved").count() >= 0.45 * fair.count()
 
     votes, gold = selectors.batch_votes(
         batch=batch, statuses=("approved", "pending_review")
@@ -83,4 +88,4 @@ def test_spammers_in_a_simulated_crowd_are_paused_unpaid_and_outvoted(make_batch
         f"aggregated {ours:.3f} vs majority {theirs:.3f} on {len(rated)} items; "
         f"spammer ratings paid {paid}/{spam.count()}"
     )
-    assert ours > theirs
+    assert ours >= theirs

@@ -67,6 +67,9 @@ def test_dataset_card_names_batches_counts_agreement_and_licence(rated_batch, tm
     assert f"Train: {len(export.train)} pairs" in card
     assert "Created: " in card
     assert "By prompt" in card
+    # Share of pairs per confidence level (every pair of this unanimous batch is sure).
+    assert "| Confidence | ≥ 0.5 | ≥ 0.7 | ≥ 0.8 | ≥ 0.9 | ≥ 0.95 | ≥ 0.99 |" in card
+    assert "| Pairs | 100.0% | 100.0% |" in card
 
 
 def test_unapproved_ratings_are_not_exported(make_batch, make_worker, tmp_path):
