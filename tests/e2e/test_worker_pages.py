@@ -88,7 +88,7 @@ def test_the_task_does_not_move_between_submit_and_the_next_task(
     prompt_before, card_before = box(page, "#prompt"), box(page, "#responses .card")
 
     answer_first_card(page)
-    expect(page.get_by_role("status")).to_have_text("Saved. +5 sats")
+    expect(page.get_by_role("status")).to_have_text("Saved. Paid once reviewed: +5 sats")
     assert box(page, "#prompt") == prompt_before
     assert box(page, "#responses .card") == card_before
     # The line clears by itself 4 s later, and the task stays where it is.
@@ -238,7 +238,7 @@ def test_the_spanish_pages_have_no_english_left(
     assert page.get_attribute("html", "lang") == "es"
     assert english_left(page, sources) == []
     answer_first_card(page)
-    expect(page.get_by_role("status")).to_have_text("Guardada. +5 sats")
+    expect(page.get_by_role("status")).to_have_text("Guardada. Se paga tras la revisión: +5 sats")
     assert english_left(page, sources) == []
 
     worker = Worker.objects.get()
