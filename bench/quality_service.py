@@ -146,7 +146,7 @@ class Jobs:
             return
         from marketplace.celery import app
 
-        app.send_task("labeling.aggregate_recent_batches", kwargs={"minutes": 10**7})
+        app.send_task("labeling.aggregate_batch", kwargs={"batch_id": batch_id})
 
     def drain(self, timeout: float = 120) -> None:
         """Waits until the worker has taken every job queued (broker mode)."""
@@ -154,11 +154,15 @@ class Jobs:
             return
         import redis
 
+        from marketplace.celery import app
+
         queue = redis.Redis.from_url(self.broker)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and queue.llen("default"):
-            time.sleep(0.1)
-        time.sleep(1.0)  # the last job taken is still running
+        while time.monotonic() < deadline:
+            active = app.control.inspect(timeout=1.0).active() or {}
+            if not queue.llen("default") and not any(active.values()):
+                return
+            time.sleep(0.2)
 
 
 def answer_for(member: Member, assignment: Any, copies: dict) -> str:

@@ -95,7 +95,10 @@ async def labeler(
                 stats["errors"].append(status)
                 continue
             task = json.loads(data)
-        answer = json.dumps({"ranking": [r["id"] for r in task["task"]["responses"]]}).encode()
+        # The same answer id whatever the card order: an opinion, not always the top card
+        # (which closes a labeler).
+        ids = sorted(r["id"] for r in task["task"]["responses"])
+        answer = json.dumps({"ranking": ids}).encode()
         path = f"/api/v1/assignments/{task['assignment_id']}/submit/"
         start = time.perf_counter()
         try:

@@ -25,6 +25,11 @@ def aggregate_recent_batches(*, minutes: int = 10, **kwargs: Any) -> int:
     return review.aggregate_recent_batches(since=timezone.now() - timedelta(minutes=minutes))
 
 
+@shared_task(name="labeling.aggregate_batch")
+def aggregate_batch(*, batch_id: int, **kwargs: Any) -> dict[str, float]:
+    return review.aggregate_batch(batch_id=batch_id)
+
+
 @shared_task(name="labeling.approve_overdue")
 def approve_overdue(**kwargs: Any) -> int:
     return review.approve_overdue()

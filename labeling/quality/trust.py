@@ -23,12 +23,14 @@ PRIOR_WRONG = 2.0
 MIN_EVIDENCE_TO_PAUSE = 8
 # Answering faster than this (seconds from showing the task) is flagged.
 MIN_SECONDS = {"pairwise": 3, "ranking": 5, "likert": 4}
-STRAIGHT_LINING_WINDOW = 12  # ratings looked at
-STRAIGHT_LINING_SHARE = 0.9  # share choosing the same position that gets flagged
+# Straight-lining closes a worker everywhere, so it must be rare by chance even over a long
+# career of shuffled cards: 20 in a row at one place happens once in 500,000 windows.
+STRAIGHT_LINING_WINDOW = 20  # ratings looked at
+STRAIGHT_LINING_SHARE = 1.0  # share choosing the same position that gets flagged
 # Position bias: over this many ratings, the most chosen place on screen stands this
 # many standard deviations above what shuffled cards give an honest worker.
-POSITION_BIAS_WINDOW = 30
-POSITION_BIAS_Z = 4.0
+POSITION_BIAS_WINDOW = 50
+POSITION_BIAS_Z = 5.0
 # Too fast as a habit: this many of the latest TOO_FAST_WINDOW answers.
 TOO_FAST_WINDOW = 10
 TOO_FAST_CLOSE = 6

@@ -39,8 +39,9 @@ def test_too_fast_answers_are_flagged_and_held_as_pending_money(make_batch, work
 
 
 def test_straight_lining_closes_the_batch_and_rejects_waiting_ratings(make_batch, worker):
-    make_batch("pairwise", items=plain_items(14), quality={"review_mode": "manual"})
-    for _ in range(14):
+    window = trust.STRAIGHT_LINING_WINDOW
+    make_batch("pairwise", items=plain_items(window + 2), quality={"review_mode": "manual"})
+    for _ in range(window + 2):
         answer(worker, lambda a: a.order[0])  # always the top card
     review_services.review_worker(worker_id=worker.id)
     batch = Rating.objects.first().batch
@@ -54,7 +55,7 @@ def close_everywhere_by_straight_lining(make_batch, worker):
     taps the top card on a third until the flag fires."""
     paid = make_batch("pairwise", items=plain_items(1))
     held = make_batch("pairwise", items=plain_items(1), quality={"review_mode": "manual"})
-    make_batch("pairwise", items=plain_items(20, start=100))
+    make_batch("pairwise", items=plain_items(trust.STRAIGHT_LINING_WINDOW + 5, start=100))
     approved = answer(worker, lambda a: a.order[1])
     waiting = answer(worker, lambda a: a.order[1])
     assert (approved.batch_id, approved.status) == (paid.id, "approved")
@@ -107,11 +108,11 @@ def test_too_fast_as_a_habit_closes_the_worker(make_batch, worker):
 
 
 def test_position_bias_closes_a_worker_who_mostly_taps_the_top_card(make_batch, worker):
-    make_batch("pairwise", items=plain_items(40))
+    make_batch("pairwise", items=plain_items(trust.POSITION_BIAS_WINDOW + 20))
     rng = random.Random(5)
-    for _ in range(trust.POSITION_BIAS_WINDOW + 5):
-        # Top card 85% of the time: never twelve in a row at 90%, still not an opinion.
-        if answer(worker, lambda a: a.order[0] if rng.random() < 0.85 else a.order[1]) is None:
+    for _ in range(trust.POSITION_BIAS_WINDOW + 15):
+        # Top card 90% of the time: not an opinion.
+        if answer(worker, lambda a: a.order[0] if rng.random() < 0.9 else a.order[1]) is None:
             break
     worker.refresh_from_db()
     assert worker.standing == Worker.Standing.CLOSED

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from labeling.models import Batch, Rating
+from labeling.quality import trust
 from labeling.services import assignments as assignment_services
 from labeling.services import batches as batch_services
 from labeling.services import ratings as rating_services
@@ -125,21 +126,22 @@ def test_a_held_rating_rejected_goes_back_to_the_batch_reservation(make_batch, r
 def test_ratings_rejected_by_the_quality_review_go_back_to_the_reservation(make_batch, worker):
     items = [
         {"prompt": f"q{i}", "responses": [{"id": "a", "text": "A"}, {"id": "b", "text": "B"}]}
-        for i in range(14)
+        for i in range(trust.STRAIGHT_LINING_WINDOW + 2)
     ]
     batch = make_batch("pairwise", items=items, reward_msat=1_000, quality=MANUAL)
-    for _ in range(11):  # always the top card: straight-lining
+    held = trust.STRAIGHT_LINING_WINDOW - 1
+    for _ in range(held):  # always the top card: straight-lining
         assignment = assignment_services.next_assignment_for(worker=worker)
         rating_services.submit_rating(
             worker=worker, assignment_id=assignment.id, ranking=assignment.order
         )
-    assert worker_balances(worker=worker)["pending_msat"] == 11_000
+    assert worker_balances(worker=worker)["pending_msat"] == held * 1_000
     assignment = assignment_services.next_assignment_for(worker=worker)
     rating = rating_services.submit_rating(
         worker=worker, assignment_id=assignment.id, ranking=assignment.order
-    )  # the twelfth closes the worker in its own transaction
+    )  # the last of the window closes the worker in its own transaction
     assert rating.status == "rejected"
-    assert Rating.objects.filter(worker=worker, status="rejected").count() == 12
+    assert Rating.objects.filter(worker=worker, status="rejected").count() == held + 1
     assert worker_balances(worker=worker) == {
         "available_msat": 0,
         "held_msat": 0,
