@@ -92,10 +92,10 @@ def execute(sql: str, params: Params) -> int:
         return cursor.rowcount
 
 
-def insert(instance: M) -> M:
-    """Saves a new instance in one INSERT (… RETURNING its id when the id is automatic),
-    values prepared as `save()` prepares them. Refuses models with save receivers: it
-    sends no signals, and a receiver must not miss a row."""
+def _insert_parts(instance: Model) -> tuple[list[Any], list[Any], bool]:
+    """The fields an INSERT writes, their values prepared as `save()` prepares them, and
+    whether the id is automatic. Refuses models with save receivers: nothing here sends
+    signals, and a receiver must not miss a row."""
     model = type(instance)
     if pre_save.has_listeners(model) or post_save.has_listeners(model):
         raise TypeError(f"{model.__name__} has save receivers: save it with the ORM.")
@@ -105,11 +105,43 @@ def insert(instance: M) -> M:
     values = [
         field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
     ]
+    return fields, values, auto
+
+
+def _saved(instance: M) -> M:
+    instance._state.adding, instance._state.db = False, connection.alias
+    return instance
+
+
+def insert(instance: M) -> M:
+    """Saves a new instance in one INSERT (… RETURNING its id when the id is automatic)."""
+    model = type(instance)
+    fields, values, auto = _insert_parts(instance)
     names = ", ".join(f'"{field.column}"' for field in fields)
     sql = f"INSERT INTO {table(model)} ({names}) VALUES ({', '.join(['%s'] * len(fields))})"
     if auto:
-        instance.pk = fetch(sql + f' RETURNING "{meta.pk.column}"', values)[0]  # type: ignore[index]
+        instance.pk = fetch(sql + f' RETURNING "{instance._meta.pk.column}"', values)[0]  # type: ignore[index]
     else:
         execute(sql, values)
-    instance._state.adding, instance._state.db = False, connection.alias
-    return instance
+    return _saved(instance)
+
+
+def insert_if(instance: M, *, changed: str, params: Params) -> bool:
+    """PostgreSQL only: saves a new instance (with an automatic id) only if the
+    data-modifying statement `changed` (an UPDATE … RETURNING) changed a row, both in one
+    statement, so atomic without a transaction of its own. False, nothing written, if not."""
+    model = type(instance)
+    fields, values, _ = _insert_parts(instance)
+    names = ", ".join(f'"{field.column}"' for field in fields)
+    # Typed placeholders: in a select list PostgreSQL would read an untyped NULL as text.
+    typed = ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in fields)
+    row = fetch(
+        f"WITH changed AS ({changed}) INSERT INTO {table(model)} ({names})"
+        f' SELECT {typed} FROM changed RETURNING "{instance._meta.pk.column}"',
+        [*_adapted(params), *values],  # type: ignore[misc]
+    )
+    if row is None:
+        return False
+    instance.pk = row[0]
+    _saved(instance)
+    return True

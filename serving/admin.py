@@ -224,6 +224,7 @@ class ServedModelAdmin(admin.ModelAdmin):
             return format_html("<p>{}</p>", _("No calls yet."))
         chart = bar_chart(
             [(day["day"].strftime("%m-%d"), day["revenue_msat"] // 1000) for day in days],
+            empty=_("No calls yet."),
             width=max(360, 24 * len(days)),
         )
         rows = format_html_join(

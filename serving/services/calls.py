@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 
+from .. import sql as serving_sql
 from ..engines.base import ChatParams, EngineError, Piece, Usage
 from ..engines.base import EngineTimeout as EngineTimedOut
 from ..engines.upstream import UpstreamEngine
@@ -25,7 +26,7 @@ PER_CALL_TOKENS = 8
 def published_model(name: Any, *, kind: str) -> ServedModel:
     if not isinstance(name, str) or not name:
         raise BadCall({"model": ["The model to call, by name (GET /v1/models)."]})
-    model = ServedModel.objects.filter(name=name[:64], published=True).first()
+    model = serving_sql.published_model(name=name[:64])
     if model is None:
         raise ModelNotFound(f"The model {name[:64]!r} is not served.")
     if model.kind != kind:

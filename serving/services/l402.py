@@ -16,6 +16,7 @@ from payouts.lightning import NodeError, get_backend
 from payouts.models import Transfer
 
 from .. import accounts, macaroons
+from .. import sql as serving_sql
 from ..errors import BadCall, BadCredentials, NodeUnavailable
 from ..models import L402Token, ServedModel
 
@@ -107,7 +108,7 @@ def authenticate(*, macaroon: str, preimage: str) -> Credential:
     try:
         parsed = macaroons.parse(macaroon)
         identifier = macaroons.identifier_of(parsed)
-        token = L402Token.objects.filter(token_id=identifier.token_id.hex()).first()
+        token = serving_sql.token(token_id=identifier.token_id.hex())
         if token is None:
             raise macaroons.InvalidMacaroon("Unknown token.")
         now = timezone.now()

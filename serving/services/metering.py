@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core import sql as core_sql
@@ -19,6 +18,7 @@ from payouts.errors import InsufficientBalance
 from payouts.models import Transfer
 
 from .. import accounts
+from .. import sql as serving_sql
 from ..errors import BalanceTooLow
 from ..models import L402Token, ServedCall, ServedModel
 
@@ -75,24 +75,25 @@ def reserve_call(*, served_model: ServedModel, payer: Payer, worst_msat: int) ->
     credit pays for calls only: its hold is counted on the token's row, by one UPDATE that
     also checks the credit and the macaroon's spending cap, and its ledger account is
     debited only by the charge."""
+    call = ServedCall(
+        served_model=served_model,
+        requester_id=payer.requester_id,
+        token_id=payer.token_id,
+        reserved_msat=worst_msat,
+        created_at=timezone.now(),
+    )
+    if payer.token_id is not None and connection.vendor == "postgresql":
+        # One statement, atomic by itself: one round trip before the engine is called
+        # instead of four (BEGIN, the hold, the call's row, COMMIT).
+        if not serving_sql.hold_credit_for_call(call=call, spend_cap_msat=payer.spend_cap_msat):
+            raise CreditExhausted()
+        return call
     with transaction.atomic():
-        if payer.token_id is not None and not L402Token.objects.filter(
-            id=payer.token_id,
-            paid_at__isnull=False,
-            spent_msat__lte=payer.spend_cap_msat - worst_msat - F("held_msat"),
-        ).filter(spent_msat__lte=F("amount_msat") - worst_msat - F("held_msat")).update(
-            held_msat=F("held_msat") + worst_msat
+        if payer.token_id is not None and not serving_sql.hold_credit(
+            token_id=payer.token_id, worst_msat=worst_msat, spend_cap_msat=payer.spend_cap_msat
         ):
             raise CreditExhausted()
-        call = core_sql.insert(
-            ServedCall(
-                served_model=served_model,
-                requester_id=payer.requester_id,
-                token_id=payer.token_id,
-                reserved_msat=worst_msat,
-                created_at=timezone.now(),
-            )
-        )
+        core_sql.insert(call)
         if worst_msat and payer.requester_id is not None:
             try:
                 ledger.transfer(
@@ -121,7 +122,10 @@ def settle_call(
     status = ServedCall.Status.CHARGED if delivered else ServedCall.Status.FAILED
     payer = Payer(call.requester_id, call.token_id)
     with transaction.atomic():
-        if not ServedCall.objects.filter(id=call.id, status=ServedCall.Status.RESERVED).update(
+        if not serving_sql.finish_call(
+            call_id=call.id,
+            token_id=call.token_id,
+            reserved_msat=call.reserved_msat,
             status=status,
             charged_msat=charge_msat,
             fee_msat=fee_msat,
@@ -130,11 +134,6 @@ def settle_call(
             finished_at=timezone.now(),
         ):
             return False
-        if call.token_id is not None:
-            L402Token.objects.filter(id=call.token_id).update(
-                held_msat=F("held_msat") - call.reserved_msat,
-                spent_msat=F("spent_msat") + charge_msat,
-            )
         owner = ledger.requester_available(owner_id)
         if call.token_id is not None:
             legs = [(payer.funds(), -charge_msat)]  # the hold was on the token's row only

@@ -1,0 +1,109 @@
+"""Serving's hand-written statements: the lookups, the hold and the settle that run on
+every metered call, where the ORM's statement building is a good part of the gateway's
+cost (see core.sql)."""
+
+from datetime import datetime
+
+from django.db import connection
+
+from core import sql
+
+from .models import L402Token, ServedCall, ServedModel
+
+
+def published_model(*, name: str) -> ServedModel | None:
+    row = sql.fetch(
+        f"SELECT {sql.columns(ServedModel, 'm')} FROM {sql.table(ServedModel)} m"
+        " WHERE m.name = %s AND m.published",
+        [name],
+    )
+    return None if row is None else sql.from_row(ServedModel, row)[0]
+
+
+def token(*, token_id: str) -> L402Token | None:
+    row = sql.fetch(
+        f"SELECT {sql.columns(L402Token, 't')} FROM {sql.table(L402Token)} t WHERE t.token_id = %s",
+        [token_id],
+    )
+    return None if row is None else sql.from_row(L402Token, row)[0]
+
+
+HOLD_CREDIT = (
+    f"UPDATE {sql.table(L402Token)} SET held_msat = held_msat + %s"
+    " WHERE id = %s AND paid_at IS NOT NULL"
+    " AND spent_msat <= %s - %s - held_msat AND spent_msat <= amount_msat - %s - held_msat"
+)
+
+
+def _hold_params(token_id: int, worst_msat: int, spend_cap_msat: int) -> list[int]:
+    return [worst_msat, token_id, spend_cap_msat, worst_msat, worst_msat]
+
+
+def hold_credit(*, token_id: int, worst_msat: int, spend_cap_msat: int) -> int:
+    """held += worst, if the paid credit and the macaroon's cap both still cover it once
+    the calls in progress are counted; returns the rows changed (decided by the database)."""
+    return sql.execute(HOLD_CREDIT, _hold_params(token_id, worst_msat, spend_cap_msat))
+
+
+def hold_credit_for_call(*, call: ServedCall, spend_cap_msat: int) -> bool:
+    """PostgreSQL: `hold_credit` for the call's token and the call's row, in one statement;
+    False (nothing written) when the credit does not cover it."""
+    assert call.token_id is not None
+    return sql.insert_if(
+        call,
+        changed=HOLD_CREDIT + " RETURNING id",
+        params=_hold_params(call.token_id, call.reserved_msat, spend_cap_msat),
+    )
+
+
+FINISH_CALL = (
+    f"UPDATE {sql.table(ServedCall)} SET status = %s, charged_msat = %s, fee_msat = %s,"
+    " prompt_tokens = %s, completion_tokens = %s, finished_at = %s"
+    " WHERE id = %s AND status = %s"
+)
+SPEND_CREDIT = (
+    f"UPDATE {sql.table(L402Token)} SET held_msat = held_msat - %s,"
+    " spent_msat = spent_msat + %s WHERE id = %s"
+)
+
+
+def finish_call(
+    *,
+    call_id: int,
+    token_id: int | None,
+    reserved_msat: int,
+    status: str,
+    charged_msat: int,
+    fee_msat: int,
+    prompt_tokens: int,
+    completion_tokens: int,
+    finished_at: datetime,
+) -> bool:
+    """Moves a reserved call to `status` with its charge and tokens, and for an L402 call
+    its token's counters (the hold released, the charge spent); False, nothing written, if
+    the call was settled already. Run it in the transaction of the settle's transfer."""
+    finish = [
+        status,
+        charged_msat,
+        fee_msat,
+        prompt_tokens,
+        completion_tokens,
+        finished_at,
+        call_id,
+        ServedCall.Status.RESERVED,
+    ]
+    if token_id is None:
+        return bool(sql.execute(FINISH_CALL, finish))
+    spend = [reserved_msat, charged_msat, token_id]
+    if connection.vendor == "postgresql":  # one statement: a round trip less per call
+        return bool(
+            sql.execute(
+                f"WITH finished AS ({FINISH_CALL} RETURNING id) {SPEND_CREDIT}"
+                " AND EXISTS (SELECT 1 FROM finished)",
+                finish + spend,
+            )
+        )
+    if not sql.execute(FINISH_CALL, finish):
+        return False
+    sql.execute(SPEND_CREDIT, spend)
+    return True
