@@ -234,6 +234,8 @@ SPECTACULAR_SETTINGS = {
         "LoginPendingStatusEnum": ["pending"],
         "LoginDoneStatusEnum": ["ok"],
         "TrainingRunStatusEnum": "rewardmodel.models.TrainingRun.Status",
+        "ModelKindEnum": "serving.models.ServedModel.Kind",
+        "RunKindEnum": ["reward", "policy"],
     },
 }
 
