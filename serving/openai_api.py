@@ -7,7 +7,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import DataError
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -22,6 +22,8 @@ from .errors import BadCall, BadCredentials, ServingError
 from .models import ServedModel
 from .services import calls, l402
 from .services.metering import CreditExhausted
+
+T = TypeVar("T")
 
 View = Callable[[HttpRequest], HttpResponse]
 
@@ -99,6 +101,18 @@ def challenge(request: HttpRequest, served_model: ServedModel) -> HttpResponse:
     return response
 
 
+def paid(request: HttpRequest, model: ServedModel, start: Callable[[Any], T]) -> T | None:
+    """`start(payer)` with the request's credentials; None when there are none or the L402
+    credit cannot cover the call (both answered with a fresh challenge)."""
+    payer = auth.payer_for(request.headers.get("Authorization", ""), served_model=model)
+    if payer is None:
+        return None
+    try:
+        return start(payer)
+    except CreditExhausted:
+        return None
+
+
 @openai_view("GET")
 def list_models(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"object": "list", "data": selectors.listed_models()})
@@ -107,12 +121,8 @@ def list_models(request: HttpRequest) -> HttpResponse:
 @openai_view("POST")
 def chat_completions(request: HttpRequest) -> HttpResponse:
     chat = calls.parse_chat(json_body(request))
-    payer = auth.payer_for(request.headers.get("Authorization", ""), served_model=chat.model)
-    if payer is None:
-        return challenge(request, chat.model)
-    try:
-        metered = calls.start_chat(request=chat, payer=payer)
-    except CreditExhausted:
+    metered = paid(request, chat.model, lambda payer: calls.start_chat(request=chat, payer=payer))
+    if metered is None:
         return challenge(request, chat.model)
     call_id = f"chatcmpl-{metered.call.id}-{secrets.token_hex(4)}"
     name = chat.model.name
@@ -159,12 +169,8 @@ def _sse(metered: calls.MeteredChat, call_id: str, model: str) -> Iterator[bytes
 @openai_view("POST")
 def rewards(request: HttpRequest) -> HttpResponse:
     asked = calls.parse_rewards(json_body(request))
-    payer = auth.payer_for(request.headers.get("Authorization", ""), served_model=asked.model)
-    if payer is None:
-        return challenge(request, asked.model)
-    try:
-        scored = calls.score(request=asked, payer=payer)
-    except CreditExhausted:
+    scored = paid(request, asked.model, lambda payer: calls.score(request=asked, payer=payer))
+    if scored is None:
         return challenge(request, asked.model)
     usage = {
         "prompt_tokens": scored.prompt_tokens,
