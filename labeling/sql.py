@@ -22,7 +22,7 @@ from .models import (
     Worker,
 )
 from .quality.aggregation import Vote, votes_from_answer
-from .quality.trust import PROBATION_HELD_CAP, vote_accuracy
+from .quality.trust import PROBATION_HELD_CAP, TRUSTED_GOLD_PER_BATCH, vote_accuracy
 
 
 @cache
@@ -32,7 +32,9 @@ def _claim_sql(*, vendor: str, check_trust: bool, on_probation: bool) -> str:
     The inner SELECT skips items other claims hold (PostgreSQL), so concurrent workers
     spread over items instead of queueing on one; the UPDATE re-checks the slot count,
     which is the guard where rows are not locked. A worker on probation with its cap of
-    held ratings is served gold items only, which settle its probation.
+    held ratings is served gold items only, which settle its probation. A trusted worker
+    answers a few gold items per batch (TRUSTED_GOLD_PER_BATCH, or the entry test's size),
+    so gold slots are left for the workers whose pay waits on them.
     """
     item, batch = sql.table(Item), sql.table(Batch)
     lock = " FOR UPDATE OF i SKIP LOCKED" if vendor == "postgresql" else ""
@@ -44,6 +46,10 @@ def _claim_sql(*, vendor: str, check_trust: bool, on_probation: bool) -> str:
         f"AND (i.gold IS NOT NULL OR (SELECT COUNT(*) FROM {sql.table(Rating)} r"
         " WHERE r.worker_id = %(worker)s AND r.status = %(pending)s"
         " AND r.gold_correct IS NULL) < %(cap)s)"
+    )
+    gold_quota = (
+        f"AND (i.gold IS NULL OR NOT EXISTS ({stats} AND s.gold_seen >= %(gold_quota)s"
+        " AND s.gold_seen >= b.qualification_size))"
     )
     return f"""
         UPDATE {item} SET slots_left = slots_left - 1
@@ -58,7 +64,7 @@ def _claim_sql(*, vendor: str, check_trust: bool, on_probation: bool) -> str:
             AND NOT EXISTS ({stats} AND s.qualified = %(false)s)
             AND (b.qualification_size = 0 OR i.gold IS NOT NULL
                  OR EXISTS ({stats} AND s.qualified = %(true)s))
-            {held_cap if on_probation else ""}
+            {held_cap if on_probation else gold_quota}
             ORDER BY i.batch_id, i.id LIMIT 1{lock}
         )
         RETURNING {sql.columns(Item, item)}
@@ -77,6 +83,7 @@ def claim_item(*, worker: Worker, check_trust: bool) -> Item | None:
             "worker": worker.id,
             "pending": Rating.Status.PENDING_REVIEW,
             "cap": PROBATION_HELD_CAP,
+            "gold_quota": TRUSTED_GOLD_PER_BATCH,
             "open": Batch.Status.OPEN,
             "trust": worker.trust,
             "true": True,

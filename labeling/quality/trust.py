@@ -50,6 +50,9 @@ PROBATION_MIN_GOLD = 3
 # A worker on probation may have this many non-gold ratings held; then it is served gold
 # items only, until the test decides.
 PROBATION_HELD_CAP = 20
+# Gold slots are few: a trusted worker is served this many gold items per batch, the rest
+# go to workers on probation, whose held pay waits on them.
+TRUSTED_GOLD_PER_BATCH = 5
 
 
 def trust_score(*, gold_seen: int, gold_correct: int, peer_seen: int, peer_agree: int) -> float:
@@ -84,12 +87,16 @@ def straight_lining(positions: list[int]) -> bool:
     return most >= STRAIGHT_LINING_SHARE * len(recent)
 
 
-def accuracy_dropped(gold_results: list[bool], *, window: int = 8, drop: float = 0.3) -> bool:
-    """Recent gold accuracy far below the worker's earlier accuracy."""
-    if len(gold_results) < 2 * window:
-        return False
+def accuracy_dropped(gold_results: list[bool], *, window: int = 10, z: float = 3.0) -> bool:
+    """Recent gold accuracy far below the worker's earlier accuracy: a one-sided test of
+    two shares, so the ups and downs of an honest worker's luck do not hold its pay."""
     earlier, recent = gold_results[:-window], gold_results[-window:]
-    return sum(earlier) / len(earlier) - sum(recent) / len(recent) >= drop
+    if len(recent) < window or len(earlier) < window:
+        return False
+    before, now = sum(earlier) / len(earlier), sum(recent) / len(recent)
+    pooled = sum(gold_results) / len(gold_results)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / len(earlier) + 1 / len(recent)))
+    return spread > 0 and (before - now) / spread >= z
 
 
 def is_paused(*, worker: "Worker", batch: "Batch") -> bool:

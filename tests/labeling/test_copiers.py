@@ -34,7 +34,8 @@ def test_aggregation_closes_a_copier_and_rejects_what_it_has_waiting(make_batch,
     batch = make_batch(
         "pairwise", items=plain_items(8) + gold_items(6), overlap=2, quality={"gold_overlap": 2}
     )
-    original, copier = make_worker(), make_worker(on_probation=True)
+    # Both new: a trusted worker answers only a few gold items per batch.
+    original, copier = make_worker(on_probation=True), make_worker(on_probation=True)
     for n in range(14):
         # The original errs on two gold items; the copier answers the same right after.
         rating = answer(original, lambda a, n=n: "b" if a.item.gold and n % 5 == 0 else "a")
@@ -46,4 +47,4 @@ def test_aggregation_closes_a_copier_and_rejects_what_it_has_waiting(make_batch,
     assert copier.standing == Worker.Standing.CLOSED
     assert f"the same answers as worker {original.id}" in copier.closed_reason
     assert not copier.ratings.filter(status="pending_review").exists()
-    assert original.standing == Worker.Standing.TRUSTED
+    assert original.standing != Worker.Standing.CLOSED

@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 
 from labeling.models import Rating
+from labeling.quality import trust
 from labeling.selectors import task_payload
 from labeling.services import assignments as assignment_services
 from labeling.services import ratings as rating_services
@@ -61,3 +62,25 @@ def test_unpaid_gold_costs_nothing_and_looks_like_any_task(make_batch, worker):
         )
         paid[rating.item.gold is not None] = rating.reward_msat
     assert paid == {True: 0, False: 4_000}
+
+
+def test_a_trusted_worker_answers_a_few_gold_items_and_leaves_the_rest_to_new_workers(
+    make_batch, make_worker
+):
+    """Gold slots are few, and a new worker's held pay waits on them."""
+    make_batch("pairwise", items=gold_items(8) + plain_items(8), overlap=2)
+    trusted, new = make_worker(), make_worker(on_probation=True)
+    trusted_gold = [answer(trusted, lambda a: "a").item.gold is not None for _ in range(13)]
+    assert sum(trusted_gold) == trust.TRUSTED_GOLD_PER_BATCH
+    assert answer(trusted, lambda a: "a") is None  # the other gold items are not for it
+    new_gold = [answer(new, lambda a: "a").item.gold is not None for _ in range(16)]
+    assert sum(new_gold) == 8
+
+
+def test_an_honest_workers_ups_and_downs_are_not_an_accuracy_drop():
+    steady = ([True, True, False] * 14)[:40]  # right two times in three, all along
+    assert not any(trust.accuracy_dropped(steady[:n]) for n in range(len(steady) + 1))
+    unlucky = [True] * 14 + [False] * 2 + [True, False] * 5  # a bad run, then 50%
+    assert not trust.accuracy_dropped(unlucky)
+    careless = [True] * 20 + [False] * 8 + [True] * 2  # sure, then wrong nearly always
+    assert trust.accuracy_dropped(careless)

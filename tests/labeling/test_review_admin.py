@@ -63,7 +63,8 @@ def test_dashboard_shows_gold_accuracy_and_closed_workers(make_batch, make_worke
     batch = make_batch(
         "pairwise", items=gold_items(9) + plain_items(2), quality={"gold_overlap": 2}
     )
-    good, bad = make_worker(), make_worker()
+    # New workers, so gold is served them whatever their count (trusted ones see a few).
+    good, bad = make_worker(on_probation=True), make_worker(on_probation=True)
     for _ in range(9):
         answer(good, lambda a: "a")
         bad.refresh_from_db()
