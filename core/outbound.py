@@ -18,6 +18,8 @@ from concurrent.futures import TimeoutError as LookupTimeout
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from django.utils.translation import gettext as _
+
 from . import hostile
 
 logger = logging.getLogger(__name__)
@@ -114,13 +116,15 @@ def get_json(
             url = urljoin(url, location)
             continue
         if not 200 <= status < 300:
-            raise OutboundError(f"The service answered with an error (HTTP {status}).")
+            raise OutboundError(
+                _("The service answered with an error (HTTP %(status)s).") % {"status": status}
+            )
         try:
             return hostile.loads(body)  # a hostile service's nesting or numbers, too
         except ValueError as exc:
             logger.warning("outbound %s: not JSON (%s)", _host_of(url), exc)
-            raise OutboundError("The service's answer is not JSON.") from exc
-    raise OutboundError("The service redirected too many times.")
+            raise OutboundError(_("The service's answer is not JSON.")) from exc
+    raise OutboundError(_("The service redirected too many times."))
 
 
 def _get_once(
@@ -155,22 +159,22 @@ def _get_once(
             return response.status, response.getheader("Location"), b""
         length = response.getheader("Content-Length", "")
         if length.isdigit() and int(length) > max_bytes:
-            raise OutboundError("The service's answer is too large.")
+            raise OutboundError(_("The service's answer is too large."))
         body = response.read(max_bytes + 1)
         if len(body) > max_bytes:
-            raise OutboundError("The service's answer is too large.")
+            raise OutboundError(_("The service's answer is too large."))
         return response.status, None, body
     except OutboundError:
         raise
     except TimeoutError as exc:
         logger.warning("outbound %s: timed out (%s)", host, exc)
-        raise OutboundError("The service did not answer in time.") from exc
+        raise OutboundError(_("The service did not answer in time.")) from exc
     except ssl.SSLCertVerificationError as exc:
         logger.warning("outbound %s: certificate refused (%s)", host, exc)
-        raise OutboundError("The service's certificate is not valid.") from exc
+        raise OutboundError(_("The service's certificate is not valid.")) from exc
     except (OSError, http.client.HTTPException, ValueError) as exc:
         logger.warning("outbound %s: failed (%r)", host, exc)
-        raise OutboundError("The service could not be reached.") from exc
+        raise OutboundError(_("The service could not be reached.")) from exc
     finally:
         if response is not None:
             response.close()
@@ -183,14 +187,14 @@ def _split(url: str, *, allow_private: bool) -> tuple[str, str, int, str]:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise OutboundError("The service's URL is not valid.") from exc
+        raise OutboundError(_("The service's URL is not valid.")) from exc
     if parts.scheme != "https" and not (allow_private and parts.scheme == "http"):
-        raise OutboundError("The service must use https.")
+        raise OutboundError(_("The service must use https."))
     if parts.username is not None or parts.password is not None:
-        raise OutboundError("The service's URL is not valid.")
+        raise OutboundError(_("The service's URL is not valid."))
     host = (parts.hostname or "").removesuffix(".")
     if not host:
-        raise OutboundError("The service's URL is not valid.")
+        raise OutboundError(_("The service's URL is not valid."))
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return parts.scheme, host, port or (443 if parts.scheme == "https" else 80), target
 
@@ -205,21 +209,21 @@ def _checked_addresses(
         found = [literal]
     else:
         if not HOSTNAME.match(host):
-            raise OutboundError("The service's host name is not valid.")
+            raise OutboundError(_("The service's host name is not valid."))
         try:
             names = _lookups.submit(resolver, host, port).result(timeout=_time_left(deadline))
             found = [ipaddress.ip_address(name) for name in names]
         except (TimeoutError, LookupTimeout) as exc:
-            raise OutboundError("The service did not answer in time.") from exc
+            raise OutboundError(_("The service did not answer in time.")) from exc
         except (OSError, UnicodeError, ValueError) as exc:
             logger.warning("outbound %s: does not resolve (%r)", host, exc)
-            raise OutboundError("The service's host name does not resolve.") from exc
+            raise OutboundError(_("The service's host name does not resolve.")) from exc
     if not found:
-        raise OutboundError("The service's host name does not resolve.")
+        raise OutboundError(_("The service's host name does not resolve."))
     refused = [str(address) for address in found if not is_public(address)]
     if refused and not allow_private:
         logger.warning("outbound %s: refused, resolves to %s", host, ", ".join(refused))
-        raise OutboundError("The service's address is not public.")
+        raise OutboundError(_("The service's address is not public."))
     return list(dict.fromkeys(str(address) for address in found))
 
 
@@ -234,7 +238,7 @@ def _literal_address(host: str) -> IPAddress | None:
         socket.inet_aton(host)
     except OSError:
         return None
-    raise OutboundError("The service's host name is not valid.")
+    raise OutboundError(_("The service's host name is not valid."))
 
 
 def _time_left(deadline: float) -> float:

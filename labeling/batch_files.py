@@ -37,18 +37,24 @@ def check_upload_size(upload: UploadedFile) -> None:
         raise FileTooLarge(_("The file is larger than %(limit)s bytes.") % {"limit": limit})
 
 
+def bad_file(message: str) -> InvalidBatch:
+    return InvalidBatch({"file": [message]})
+
+
 def parse_batch_file(*, name: str, content: bytes, max_items: int) -> list[dict[str, Any]]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InvalidBatch({"file": ["The file is not UTF-8 text."]}) from exc
+        raise bad_file(_("The file is not UTF-8 text.")) from exc
     if "\x00" in text:
-        raise InvalidBatch({"file": ["The file holds NUL characters: is it a binary file?"]})
+        raise bad_file(_("The file holds NUL characters: is it a binary file?"))
     items = _parse_csv(text) if name.lower().endswith(".csv") else _parse_jsonl(text)
     if not items:
-        raise InvalidBatch({"file": ["The file holds no items."]})
+        raise bad_file(_("The file holds no items."))
     if len(items) > max_items:
-        raise InvalidBatch({"file": [f"Too many items: {len(items)} (at most {max_items})."]})
+        raise bad_file(
+            _("Too many items: %(n)d (at most %(most)d).") % {"n": len(items), "most": max_items}
+        )
     return items
 
 
@@ -61,9 +67,12 @@ def _parse_jsonl(text: str) -> list[dict[str, Any]]:
             item = hostile.loads(line)  # no deep nesting, huge numbers or lone surrogates
         except ValueError as exc:
             reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc).rstrip(".")
-            raise InvalidBatch({"file": [f"Line {number}: not valid JSON ({reason})."]}) from exc
+            raise bad_file(
+                _("Line %(number)d: not valid JSON (%(reason)s).")
+                % {"number": number, "reason": reason}
+            ) from exc
         if not isinstance(item, dict):
-            raise InvalidBatch({"file": [f"Line {number}: expected a JSON object."]})
+            raise bad_file(_("Line %(number)d: expected a JSON object.") % {"number": number})
         item["_line"] = number
         items.append(item)
     return items
@@ -73,18 +82,17 @@ def _parse_csv(text: str) -> list[dict[str, Any]]:
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise InvalidBatch({"file": [f"Line 1: missing column(s) {', '.join(missing)}."]})
+        raise bad_file(
+            _("Line 1: missing column(s) %(columns)s.") % {"columns": ", ".join(missing)}
+        )
     items = []
     try:
         for row in reader:
             number = reader.line_num
             if any(row.get(c) in (None, "") for c in CSV_COLUMNS):
-                raise InvalidBatch(
-                    {
-                        "file": [
-                            f"Line {number}: prompt, response_a and response_b must all be filled."
-                        ]
-                    }
+                raise bad_file(
+                    _("Line %(number)d: prompt, response_a and response_b must all be filled.")
+                    % {"number": number}
                 )
             items.append(
                 {
@@ -97,5 +105,7 @@ def _parse_csv(text: str) -> list[dict[str, Any]]:
                 }
             )
     except csv.Error as exc:
-        raise InvalidBatch({"file": [f"Line {reader.line_num}: {exc}."]}) from exc
+        raise bad_file(
+            _("Line %(number)d: %(reason)s.") % {"number": reader.line_num, "reason": exc}
+        ) from exc
     return items

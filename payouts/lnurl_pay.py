@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from core import outbound
 
@@ -37,7 +38,7 @@ class PayRequest:
 def lnurlp_url(address: str) -> str:
     match = ADDRESS.match(address.strip().lower())
     if not match:
-        raise AddressError("Not a Lightning Address (name@domain).")
+        raise AddressError(_("Not a Lightning Address (name@domain)."))
     domain = match["domain"]
     scheme = "http" if _local_test_service(domain.split(":")[0]) else "https"
     return f"{scheme}://{domain}/.well-known/lnurlp/{match['name']}"
@@ -60,11 +61,11 @@ def _get_json(url: str) -> dict[str, Any]:
     except outbound.OutboundError as exc:
         raise AddressError(str(exc)) from exc
     if not isinstance(body, dict):
-        raise AddressError("The address's service gave no JSON object.")
+        raise AddressError(_("The address's service gave no JSON object."))
     if str(body.get("status", "")).upper() == "ERROR":
         # The service's own reason is not ours to echo to the user; it is logged.
         logger.warning("lnurl-pay service refused: %r", str(body.get("reason", ""))[:300])
-        raise AddressError("The address's service refused the request.")
+        raise AddressError(_("The address's service refused the request."))
     return body
 
 
@@ -72,7 +73,7 @@ def resolve(address: str) -> PayRequest:
     body = _get_json(lnurlp_url(address))
     try:
         if body.get("tag") != "payRequest":
-            raise AddressError("The address does not lead to an LNURL-pay service.")
+            raise AddressError(_("The address does not lead to an LNURL-pay service."))
         return PayRequest(
             callback=str(body["callback"]),
             min_msat=int(body["minSendable"]),
@@ -80,7 +81,7 @@ def resolve(address: str) -> PayRequest:
             metadata=str(body["metadata"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise AddressError("The address's payRequest is incomplete.") from exc
+        raise AddressError(_("The address's payRequest is incomplete.")) from exc
 
 
 def fetch_invoice(pay_request: PayRequest, *, amount_msat: int) -> CheckedInvoice:
@@ -88,19 +89,22 @@ def fetch_invoice(pay_request: PayRequest, *, amount_msat: int) -> CheckedInvoic
     service's metadata; AddressError otherwise."""
     if not pay_request.min_msat <= amount_msat <= pay_request.max_msat:
         raise AddressError(
-            f"The address accepts {pay_request.min_msat}..{pay_request.max_msat} msat."
+            _("The address accepts %(min)s..%(max)s msat.")
+            % {"min": pay_request.min_msat, "max": pay_request.max_msat}
         )
     separator = "&" if "?" in pay_request.callback else "?"
     body = _get_json(f"{pay_request.callback}{separator}{urlencode({'amount': amount_msat})}")
     pr = body.get("pr")
     if not isinstance(pr, str):
-        raise AddressError("The address's service gave no invoice.")
+        raise AddressError(_("The address's service gave no invoice."))
     try:
         decoded = decode_invoice(pr)
         invoice = check_invoice(pr, min_msat=amount_msat, max_msat=amount_msat, decoded=decoded)
     except InvoiceRefused as refused:
-        raise AddressError(f"Bad invoice from the address: {refused}") from refused
+        raise AddressError(
+            _("Bad invoice from the address: %(reason)s") % {"reason": refused}
+        ) from refused
     expected = hashlib.sha256(pay_request.metadata.encode()).hexdigest()
     if decoded.description_hash != expected:
-        raise AddressError("The invoice's description hash does not match the metadata.")
+        raise AddressError(_("The invoice's description hash does not match the metadata."))
     return invoice

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from coincurve import PrivateKey
 from django.core.cache import cache
+from django.utils import translation
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -75,6 +76,15 @@ def fresh_rate_limits() -> Any:
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def default_language() -> Any:
+    """LocaleMiddleware leaves the language a request asked for active in the thread: each
+    test starts in the default language, whatever an earlier test's browser asked for."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from ..errors import InvalidBatch
 from ..models import Batch
 
@@ -25,7 +27,8 @@ def clean_quality_options(options: dict[str, Any]) -> dict[str, Any]:
     """Validates a batch's quality options (all optional) into Batch field values."""
     unknown = set(options) - set(QUALITY_FIELDS)
     if unknown:
-        raise InvalidBatch({"quality": [f"Unknown option(s): {', '.join(sorted(unknown))}."]})
+        names = ", ".join(sorted(unknown))
+        raise InvalidBatch({"quality": [_("Unknown option(s): %(names)s.") % {"names": names}]})
     clean: dict[str, Any] = {}
     for name, value in options.items():
         if value is None and name in ("min_seconds", "min_confidence"):
@@ -34,12 +37,13 @@ def clean_quality_options(options: dict[str, Any]) -> dict[str, Any]:
         kind = QUALITY_FIELDS[name]
         accepted = (int, float) if kind is float else kind
         if (kind is not bool and isinstance(value, bool)) or not isinstance(value, accepted):
-            raise InvalidBatch({name: [f"Expected a {kind.__name__}."]})
+            raise InvalidBatch({name: [_("Expected a %(kind)s.") % {"kind": kind.__name__}]})
         clean[name] = value
     if "review_mode" in clean and clean["review_mode"] not in Batch.Review.values:
-        raise InvalidBatch({"review_mode": [f"One of: {', '.join(Batch.Review.values)}."]})
+        modes = ", ".join(Batch.Review.values)
+        raise InvalidBatch({"review_mode": [_("One of: %(modes)s.") % {"modes": modes}]})
     if not 0 <= clean.get("bonus_percent", 0) <= 100:
-        raise InvalidBatch({"bonus_percent": ["Between 0 and 100."]})
+        raise InvalidBatch({"bonus_percent": [_("Between 0 and 100.")]})
     for name in (
         "auto_approve_trust",
         "pause_below_trust",
@@ -48,10 +52,10 @@ def clean_quality_options(options: dict[str, Any]) -> dict[str, Any]:
         "min_confidence",
     ):
         if clean.get(name) is not None and not 0 <= clean[name] <= 1:
-            raise InvalidBatch({name: ["Between 0 and 1."]})
+            raise InvalidBatch({name: [_("Between 0 and 1.")]})
     if not 1 <= clean.get("gold_overlap", 1) <= 1000:
-        raise InvalidBatch({"gold_overlap": ["Between 1 and 1000."]})
+        raise InvalidBatch({"gold_overlap": [_("Between 1 and 1000.")]})
     for name in ("review_after_hours", "min_seconds", "qualification_size"):
         if clean.get(name) is not None and not 0 <= clean[name] <= 10_000:
-            raise InvalidBatch({name: ["Between 0 and 10000."]})
+            raise InvalidBatch({name: [_("Between 0 and 10000.")]})
     return clean

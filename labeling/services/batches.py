@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from .. import signals
 from ..errors import InvalidBatch
@@ -45,19 +46,19 @@ def validate_items(*, task_type: str, items: list[Any]) -> list[ItemSpec]:
     specs = []
     for index, raw in enumerate(items):
         where = (
-            f"Line {raw['_line']}"
+            _("Line %(number)s") % {"number": raw["_line"]}
             if isinstance(raw, dict) and "_line" in raw
-            else (f"Item {index}")
+            else _("Item %(number)s") % {"number": index}
         )
 
         def fail(message: str, where: str = where) -> InvalidBatch:
             return InvalidBatch({"items": [f"{where}: {message}"]})
 
         if not isinstance(raw, dict):
-            raise fail("expected an object with prompt and responses.")
+            raise fail(_("expected an object with prompt and responses."))
         prompt = raw.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > MAX_TEXT:
-            raise fail("prompt must be a non-empty string.")
+            raise fail(_("prompt must be a non-empty string."))
         responses = raw.get("responses")
         if not isinstance(responses, list) or not low <= len(responses) <= high:
             raise fail(responses_needed(task_type, low, high, responses))
@@ -66,30 +67,37 @@ def validate_items(*, task_type: str, items: list[Any]) -> list[ItemSpec]:
             key = response.get("id") if isinstance(response, dict) else None
             text = response.get("text") if isinstance(response, dict) else None
             if not isinstance(key, str | int) or not str(key).strip() or len(str(key)) > 64:
-                raise fail("every response needs an id (a short string).")
+                raise fail(_("every response needs an id (a short string)."))
             if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
-                raise fail(f"response {key!r} needs a non-empty text.")
+                raise fail(_("response %(id)s needs a non-empty text.") % {"id": repr(key)})
             pairs.append((str(key), text))
-        keys = [key for key, _ in pairs]
+        keys = [key for key, _text in pairs]
         if len(set(keys)) != len(keys):
-            raise fail("response ids must be unique within an item.")
+            raise fail(_("response ids must be unique within an item."))
         gold = raw.get("gold")
         if gold is not None:
             if not isinstance(gold, list) or sorted(map(str, gold)) != sorted(keys):
-                raise fail("gold must list every response id once, best first.")
+                raise fail(_("gold must list every response id once, best first."))
             gold = [str(key) for key in gold]
         specs.append(ItemSpec(prompt=prompt, responses=pairs, gold=gold))
     if not specs:
-        raise InvalidBatch({"items": ["A batch needs at least one item."]})
+        raise InvalidBatch({"items": [_("A batch needs at least one item.")]})
     if len(specs) > settings.BATCH_MAX_ITEMS:
-        raise InvalidBatch({"items": [f"At most {settings.BATCH_MAX_ITEMS} items per batch."]})
+        raise InvalidBatch(
+            {"items": [_("At most %(most)s items per batch.") % {"most": settings.BATCH_MAX_ITEMS}]}
+        )
     return specs
 
 
 def responses_needed(task_type: str, low: int, high: int, responses: Any) -> str:
-    needed = f"exactly {low}" if low == high else f"{low} to {high}"
-    got = f" (this one has {len(responses)})" if isinstance(responses, list) else ""
-    return f"a {task_type} task needs {needed} responses{got}."
+    if low == high:
+        needed = _("a %(type)s task needs exactly %(low)d responses")
+    else:
+        needed = _("a %(type)s task needs %(low)d to %(high)d responses")
+    message = needed % {"type": task_type, "low": low, "high": high}
+    if isinstance(responses, list):
+        message += " " + _("(this one has %(n)d)") % {"n": len(responses)}
+    return message + "."
 
 
 def batch_cost(
@@ -135,14 +143,21 @@ def new_batch(
     `source_*` name the served model (and its training run) that wrote the responses, if one
     did."""
     if not 1 <= overlap <= MAX_OVERLAP:
-        raise InvalidBatch({"overlap": [f"Overlap must be between 1 and {MAX_OVERLAP}."]})
+        raise InvalidBatch(
+            {"overlap": [_("Overlap must be between 1 and %(most)d.") % {"most": MAX_OVERLAP}]}
+        )
     max_overlap = overlap if max_overlap is None else max_overlap
     if not overlap <= max_overlap <= MAX_OVERLAP:
         raise InvalidBatch(
-            {"max_overlap": [f"Max overlap must be between the overlap and {MAX_OVERLAP}."]}
+            {
+                "max_overlap": [
+                    _("Max overlap must be between the overlap and %(most)d.")
+                    % {"most": MAX_OVERLAP}
+                ]
+            }
         )
     if not 0 <= reward_msat <= MAX_REWARD_MSAT:
-        raise InvalidBatch({"reward_msat": ["Reward must be between 0 and 1 BTC in msat."]})
+        raise InvalidBatch({"reward_msat": [_("Reward must be between 0 and 1 BTC in msat.")]})
     batch = Batch(
         requester=requester,
         name=name,
@@ -161,8 +176,8 @@ def new_batch(
         raise InvalidBatch(
             {
                 "reward_msat": [
-                    f"The batch would cost {batch.cost_msat} msat; at most "
-                    f"{settings.BATCH_MAX_COST_MSAT} msat per batch."
+                    _("The batch would cost %(cost)d msat; at most %(most)d msat per batch.")
+                    % {"cost": batch.cost_msat, "most": settings.BATCH_MAX_COST_MSAT}
                 ]
             }
         )
@@ -269,12 +284,12 @@ def update_batch(*, batch: Batch, changes: dict[str, Any]) -> Batch:
     status = changes.pop("status", stored.status)
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
-        raise InvalidBatch({name: ["This field cannot be changed."] for name in sorted(unknown)})
+        raise InvalidBatch({name: [_("This field cannot be changed.")] for name in sorted(unknown)})
     if status != stored.status:
         if stored.status in Batch.CLOSED_STATUSES:
-            raise InvalidBatch({"status": ["A cancelled or completed batch stays closed."]})
+            raise InvalidBatch({"status": [_("A cancelled or completed batch stays closed.")]})
         if status not in (Batch.Status.OPEN, Batch.Status.PAUSED, Batch.Status.CANCELLED):
-            raise InvalidBatch({"status": ["Open, pause or cancel the batch."]})
+            raise InvalidBatch({"status": [_("Open, pause or cancel the batch.")]})
     if changes:
         Batch.objects.filter(id=stored.id).update(**changes)
     if status == Batch.Status.CANCELLED and stored.status != status:

@@ -8,6 +8,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from labeling.models import Worker
 
@@ -21,7 +23,7 @@ logger = logging.getLogger(__name__)
 # A failing address waits 1, 2, 4, … minutes before the next push, at most a day.
 FIRST_BACKOFF = timedelta(minutes=1)
 MAX_BACKOFF = timedelta(hours=24)
-UNEXPECTED_ERROR = "The payout failed unexpectedly; it is tried again later."
+UNEXPECTED_ERROR = gettext_lazy("The payout failed unexpectedly; it is tried again later.")
 
 
 def set_lightning_address(
@@ -30,12 +32,12 @@ def set_lightning_address(
     """Saves the worker's address for automatic payouts once it resolves to a pay service."""
     address = address.strip().lower()
     if not 1_000 <= threshold_msat <= ledger.MAX_AMOUNT_MSAT:
-        raise WithdrawalRefused({"threshold_msat": ["At least 1000 msat (1 sat)."]})
+        raise WithdrawalRefused({"threshold_msat": [_("At least 1000 msat (1 sat).")]})
     try:
         lnurl_pay.resolve(address)
     except lnurl_pay.AddressError as exc:
         raise WithdrawalRefused({"address": [str(exc)]}) from exc
-    config, _ = LightningAddress.objects.update_or_create(
+    config, _created = LightningAddress.objects.update_or_create(
         worker=worker,
         defaults={
             "address": address,
@@ -80,7 +82,7 @@ def push_to_lightning_address(*, worker_id: int) -> Withdrawal | None:
     amount_msat = min(balance_msat, pay_request.max_msat, settings.WITHDRAWAL_MAX_MSAT)
     amount_msat -= amount_msat % 1_000
     if amount_msat < max(pay_request.min_msat, 1_000):
-        failed(f"The address accepts at least {pay_request.min_msat} msat.")
+        failed(_("The address accepts at least %(min)s msat.") % {"min": pay_request.min_msat})
         return None
     worker = Worker.objects.get(id=worker_id)
     try:
@@ -109,7 +111,7 @@ def push_to_lightning_address(*, worker_id: int) -> Withdrawal | None:
             withdrawal=withdrawal,
             to_status=Withdrawal.Status.FAILED,
             from_status=Withdrawal.Status.OPEN,
-            reason=UNEXPECTED_ERROR,
+            reason=str(UNEXPECTED_ERROR),
         )
         raise
     LightningAddress.objects.filter(id=config.id).update(last_error="", failures=0, retry_at=None)
@@ -149,5 +151,5 @@ def push_lightning_addresses(*, limit: int = 500) -> int:
             logger.exception("lightning address push failed for worker %s", worker_id)
             config = LightningAddress.objects.filter(id=config_id).first()
             if config is not None:
-                record_failure(config=config, reason=UNEXPECTED_ERROR)
+                record_failure(config=config, reason=str(UNEXPECTED_ERROR))
     return pushed

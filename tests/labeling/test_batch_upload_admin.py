@@ -77,6 +77,27 @@ def test_no_file_and_a_too_large_file_are_form_errors(requester, settings):
     assert not StagedUpload.objects.exists() and not Batch.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "a.jsonl",
+            LINE.replace(b"}]", b'}, {"id": "c", "text": "z"}]'),
+            "Línea 1: una tarea pairwise necesita exactamente 2 respuestas (esta tiene 3).",
+        ),
+        ("a.csv", b"prompt,response_a\np,x\n", "Línea 1: faltan columnas: response_b."),
+    ],
+)
+def test_an_upload_error_is_shown_in_spanish(requester, name, content, message):
+    file = SimpleUploadedFile(name, content)
+    page = admin_client(requester).post(
+        URL, {**FIELDS, "preview": "1", "file": file}, HTTP_ACCEPT_LANGUAGE="es"
+    )
+    assert page.status_code == 200
+    assert message in page.content.decode()
+    assert not Batch.objects.exists()
+
+
 @pytest.mark.parametrize("cost", ["", "3999", "abc"])
 def test_creating_needs_the_cost_that_was_shown(requester, cost):
     client = admin_client(requester)

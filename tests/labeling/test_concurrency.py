@@ -105,7 +105,13 @@ def test_concurrent_workers_never_take_an_item_past_max_overlap(make_batch, make
         {"prompt": f"q{i}", "responses": [{"id": "a", "text": "A"}, {"id": "b", "text": "B"}]}
         for i in range(6)
     ]
-    make_batch("pairwise", items=items, overlap=2, max_overlap=5, quality={"min_confidence": 0.99, "min_seconds": 0})
+    make_batch(
+        "pairwise",
+        items=items,
+        overlap=2,
+        max_overlap=5,
+        quality={"min_confidence": 0.99, "min_seconds": 0},
+    )
     clients = [client_for(make_worker().user) for _ in range(16)]
     barrier = threading.Barrier(len(clients))
     errors: list[str] = []

@@ -1,13 +1,15 @@
 """The worker's earnings page: Withdraw shows a QR and an "Open in wallet" link, and the
 page follows the withdrawal's status (its JSON endpoint works with the browser session)."""
 
+import pytest
 from django.urls import reverse
 
 from labeling.services.assignments import next_assignment_for
 from labeling.services.ratings import submit_rating
-from payouts.models import Withdrawal
+from payouts.models import LightningAddress, Withdrawal
 
 from .factories import callback, credit_worker, invoice
+from .pay_service import PayService
 
 
 def logged_in(client, worker):
@@ -83,8 +85,32 @@ def test_the_page_sets_and_clears_a_lightning_address(client, worker, monkeypatc
     assert worker.lightning_address.address == "alice@wallet.example"
     assert "alice@wallet.example" in client.get(reverse("earnings")).content.decode()
     client.post(reverse("lightning-address-form"), {"address": ""})
-    from payouts.models import LightningAddress
+    assert not LightningAddress.objects.exists()
 
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("error", "El servicio de la dirección rechazó la solicitud."),
+        ("http-500", "El servicio respondió con un error (HTTP 500)."),
+    ],
+)
+def test_the_earnings_page_shows_the_address_error_in_spanish(
+    client, worker, settings, mode, message
+):
+    settings.LIGHTNING_ADDRESS_ALLOW_PRIVATE = True  # the pay service runs on 127.0.0.1
+    service = PayService()
+    service.mode = mode
+    try:
+        page = logged_in(client, worker).post(
+            reverse("lightning-address-form"),
+            {"address": service.address},
+            follow=True,
+            HTTP_ACCEPT_LANGUAGE="es",
+        )
+    finally:
+        service.close()
+    assert f'role="alert">{message}</p>' in page.content.decode()
     assert not LightningAddress.objects.exists()
 
 
