@@ -126,18 +126,27 @@ def insert(instance: M) -> M:
     return _saved(instance)
 
 
+@cache
+def _insert_select(model: type[Model], vendor: str) -> str:
+    """`INSERT … SELECT <the new row's values> FROM changed RETURNING id` for `insert_if`."""
+    meta = model._meta
+    fields = [field for field in meta.concrete_fields if field is not meta.pk]
+    names = ", ".join(f'"{field.column}"' for field in fields)
+    # Typed placeholders: in a select list PostgreSQL would read an untyped NULL as text.
+    typed = ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in fields)
+    return (
+        f"INSERT INTO {table(model)} ({names}) SELECT {typed} FROM changed"
+        f' RETURNING "{meta.pk.column}"'
+    )
+
+
 def insert_if(instance: M, *, changed: str, params: Params) -> bool:
     """PostgreSQL only: saves a new instance (with an automatic id) only if the
     data-modifying statement `changed` (an UPDATE … RETURNING) changed a row, both in one
     statement, so atomic without a transaction of its own. False, nothing written, if not."""
-    model = type(instance)
-    fields, values, _ = _insert_parts(instance)
-    names = ", ".join(f'"{field.column}"' for field in fields)
-    # Typed placeholders: in a select list PostgreSQL would read an untyped NULL as text.
-    typed = ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in fields)
+    _, values, _ = _insert_parts(instance)
     row = fetch(
-        f"WITH changed AS ({changed}) INSERT INTO {table(model)} ({names})"
-        f' SELECT {typed} FROM changed RETURNING "{instance._meta.pk.column}"',
+        f"WITH changed AS ({changed}) {_insert_select(type(instance), connection.vendor)}",
         [*_adapted(params), *values],  # type: ignore[misc]
     )
     if row is None:

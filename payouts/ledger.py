@@ -6,9 +6,11 @@ account-key order so that two transfers never lock the same rows in opposite ord
 """
 
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Any
 
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
@@ -96,7 +98,7 @@ def open_accounts(*accounts: AccountRef) -> None:
 
 def _apply(account: AccountRef, amount_msat: int) -> None:
     # The overdraft check is part of the UPDATE: decided by the database, not by Python.
-    floor_msat = -MAX_BALANCE_MSAT if account.allow_negative else 0
+    floor_msat = _floor(account)
     if _add(account.key, amount_msat, floor_msat):
         return
     if amount_msat < 0 and not account.allow_negative:
@@ -104,6 +106,10 @@ def _apply(account: AccountRef, amount_msat: int) -> None:
     _ensure(account)  # its first credit (or a system account's first debit)
     if not _add(account.key, amount_msat, floor_msat):
         raise BalanceOutOfRange()
+
+
+def _floor(account: AccountRef) -> int:
+    return -MAX_BALANCE_MSAT if account.allow_negative else 0
 
 
 def _add(key: str, amount_msat: int, floor_msat: int = -MAX_BALANCE_MSAT) -> int:
@@ -122,6 +128,49 @@ def transfer(
 ) -> Transfer:
     """Moves money between accounts; raises InsufficientBalance (nothing moved) if a debit
     would overdraw. (kind, reference) is unique: the same event cannot move money twice."""
+    totals, accounts = _totals(legs)
+    if connection.in_atomic_block:
+        return _write(kind, reference, totals, accounts, batch_id)
+    with transaction.atomic():
+        return _write(kind, reference, totals, accounts, batch_id)
+
+
+def transfer_after(
+    *,
+    guard: str,
+    guard_params: list[Any],
+    kind: str,
+    reference: str,
+    legs: Iterable[tuple[AccountRef, int]],
+) -> bool | None:
+    """PostgreSQL: the data-modifying statement `guard` and, if it changed a row, the
+    transfer, in one statement (one round trip, atomic by itself). True: both done; False:
+    the guard changed nothing, nothing written. None, nothing written: an account is not
+    opened yet or a debit would overdraw; run the guard and `transfer()`, which open it or
+    say which (see payouts.sql.transfer_after for `guard`)."""
+    totals, accounts = _totals(legs)
+    moves = [
+        (key, totals[key], _floor(accounts[key]), MAX_BALANCE_MSAT)
+        for key in sorted(totals, key=lock_order)
+    ]
+    amount = sum(amount for amount in totals.values() if amount > 0)
+    try:
+        # Inside a caller's transaction a savepoint keeps the refusal from ending it.
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            moved = sql.transfer_after(
+                guard=guard,
+                guard_params=guard_params,
+                transfer=[kind, reference, amount, timezone.now()],
+                legs=moves,
+            )
+    except DataError:
+        return None
+    return moved is not None
+
+
+def _totals(legs: Iterable[tuple[AccountRef, int]]) -> tuple[dict[str, int], dict[str, AccountRef]]:
+    """Net amount per account key (zero nets left out), checked: integers, in range,
+    summing to zero, moving something."""
     totals: dict[str, int] = {}
     accounts: dict[str, AccountRef] = {}
     for account, amount_msat in legs:
@@ -136,10 +185,7 @@ def transfer(
     totals = {key: amount for key, amount in totals.items() if amount}
     if not totals:
         raise ValueError("A transfer must move some money.")
-    if connection.in_atomic_block:
-        return _write(kind, reference, totals, accounts, batch_id)
-    with transaction.atomic():
-        return _write(kind, reference, totals, accounts, batch_id)
+    return totals, accounts
 
 
 def _write(

@@ -101,16 +101,24 @@ def challenge(request: HttpRequest, served_model: ServedModel) -> HttpResponse:
     return response
 
 
-def paid(request: HttpRequest, model: ServedModel, start: Callable[[Any], T]) -> T | None:
+def paid(
+    request: HttpRequest, asked: calls.ChatRequest | calls.RewardRequest, start: Callable[[Any], T]
+) -> T | None:
     """`start(payer)` with the request's credentials; None when there are none or the L402
     credit cannot cover the call (both answered with a fresh challenge)."""
-    payer = auth.payer_for(request.headers.get("Authorization", ""), served_model=model)
+    payer = auth.payer_for(
+        request.headers.get("Authorization", ""), served_model=asked.model, token=asked.token
+    )
     if payer is None:
         return None
     try:
         return start(payer)
     except CreditExhausted:
         return None
+
+
+def _token_id(request: HttpRequest) -> str | None:
+    return auth.token_id_in(request.headers.get("Authorization", ""))
 
 
 @openai_view("GET")
@@ -120,8 +128,8 @@ def list_models(request: HttpRequest) -> HttpResponse:
 
 @openai_view("POST")
 def chat_completions(request: HttpRequest) -> HttpResponse:
-    chat = calls.parse_chat(json_body(request))
-    metered = paid(request, chat.model, lambda payer: calls.start_chat(request=chat, payer=payer))
+    chat = calls.parse_chat(json_body(request), token_id=_token_id(request))
+    metered = paid(request, chat, lambda payer: calls.start_chat(request=chat, payer=payer))
     if metered is None:
         return challenge(request, chat.model)
     call_id = f"chatcmpl-{metered.call.id}-{secrets.token_hex(4)}"
@@ -168,8 +176,8 @@ def _sse(metered: calls.MeteredChat, call_id: str, model: str) -> Iterator[bytes
 
 @openai_view("POST")
 def rewards(request: HttpRequest) -> HttpResponse:
-    asked = calls.parse_rewards(json_body(request))
-    scored = paid(request, asked.model, lambda payer: calls.score(request=asked, payer=payer))
+    asked = calls.parse_rewards(json_body(request), token_id=_token_id(request))
+    scored = paid(request, asked, lambda payer: calls.score(request=asked, payer=payer))
     if scored is None:
         return challenge(request, asked.model)
     usage = {

@@ -2,6 +2,7 @@
 every metered call, where the ORM's statement building is a good part of the gateway's
 cost (see core.sql)."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
@@ -11,13 +12,21 @@ from core import sql
 from .models import L402Token, ServedCall, ServedModel
 
 
-def published_model(*, name: str) -> ServedModel | None:
+def published_model(
+    *, name: str, token_id: str | None = None
+) -> tuple[ServedModel | None, L402Token | None]:
+    """The published model of that name and, in the same SELECT, the L402 token `token_id`
+    (whatever model it is for: the credential's checks say whether it may pay this call)."""
     row = sql.fetch(
-        f"SELECT {sql.columns(ServedModel, 'm')} FROM {sql.table(ServedModel)} m"
-        " WHERE m.name = %s AND m.published",
-        [name],
+        f"SELECT {sql.columns(ServedModel, 'm')}, {sql.columns(L402Token, 't')}"
+        f" FROM {sql.table(ServedModel)} m LEFT JOIN {sql.table(L402Token)} t"
+        " ON t.token_id = %s WHERE m.name = %s AND m.published",
+        [token_id, name],
     )
-    return None if row is None else sql.from_row(ServedModel, row)[0]
+    if row is None:
+        return None, None
+    model, end = sql.from_row(ServedModel, row)
+    return model, sql.from_row(L402Token, row, end)[0]
 
 
 def token(*, token_id: str) -> L402Token | None:
@@ -67,43 +76,58 @@ SPEND_CREDIT = (
 )
 
 
-def finish_call(
-    *,
-    call_id: int,
-    token_id: int | None,
-    reserved_msat: int,
-    status: str,
-    charged_msat: int,
-    fee_msat: int,
-    prompt_tokens: int,
-    completion_tokens: int,
-    finished_at: datetime,
-) -> bool:
-    """Moves a reserved call to `status` with its charge and tokens, and for an L402 call
+@dataclass(frozen=True)
+class Settlement:
+    """How a reserved call ends: its new status, charge and tokens."""
+
+    call_id: int
+    token_id: int | None
+    reserved_msat: int
+    status: str
+    charged_msat: int
+    fee_msat: int
+    prompt_tokens: int
+    completion_tokens: int
+    finished_at: datetime
+
+    def finish_params(self) -> list[object]:
+        return [
+            self.status,
+            self.charged_msat,
+            self.fee_msat,
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.finished_at,
+            self.call_id,
+            ServedCall.Status.RESERVED,
+        ]
+
+    def spend_params(self) -> list[object]:
+        return [self.reserved_msat, self.charged_msat, self.token_id]
+
+
+def finish_call_guard(settlement: Settlement) -> tuple[str, list[object]]:
+    """PostgreSQL: `finish_call` as common table expressions, the last named `guard`
+    (RETURNING a row when the call is settled now), and their parameters."""
+    if settlement.token_id is None:
+        return f"guard AS ({FINISH_CALL} RETURNING id)", settlement.finish_params()
+    return (
+        f"finished AS ({FINISH_CALL} RETURNING id),"
+        f" guard AS ({SPEND_CREDIT} AND EXISTS (SELECT 1 FROM finished) RETURNING id)",
+        settlement.finish_params() + settlement.spend_params(),
+    )
+
+
+def finish_call(settlement: Settlement) -> bool:
+    """Moves a reserved call to its status with its charge and tokens, and for an L402 call
     its token's counters (the hold released, the charge spent); False, nothing written, if
     the call was settled already. Run it in the transaction of the settle's transfer."""
-    finish = [
-        status,
-        charged_msat,
-        fee_msat,
-        prompt_tokens,
-        completion_tokens,
-        finished_at,
-        call_id,
-        ServedCall.Status.RESERVED,
-    ]
-    if token_id is None:
-        return bool(sql.execute(FINISH_CALL, finish))
-    spend = [reserved_msat, charged_msat, token_id]
     if connection.vendor == "postgresql":  # one statement: a round trip less per call
-        return bool(
-            sql.execute(
-                f"WITH finished AS ({FINISH_CALL} RETURNING id) {SPEND_CREDIT}"
-                " AND EXISTS (SELECT 1 FROM finished)",
-                finish + spend,
-            )
-        )
-    if not sql.execute(FINISH_CALL, finish):
+        guard, params = finish_call_guard(settlement)
+        row = sql.fetch(f"WITH {guard} SELECT count(*) FROM guard", params)
+        return bool(row and row[0])
+    if not sql.execute(FINISH_CALL, settlement.finish_params()):
         return False
-    sql.execute(SPEND_CREDIT, spend)
+    if settlement.token_id is not None:
+        sql.execute(SPEND_CREDIT, settlement.spend_params())
     return True

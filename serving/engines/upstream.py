@@ -45,12 +45,14 @@ class UpstreamEngine(Engine):
             raise EngineError(f"engine answered {response.status}: {detail}")
         return response
 
-    def chat(self, params: ChatParams) -> Iterator[Piece | Usage]:
+    def chat(self, params: ChatParams, *, stream: bool = True) -> Iterator[Piece | Usage]:
+        """The answer as pieces, then the usage. `stream=False` asks for the whole answer in
+        one body (less work on both sides when the caller wants it whole anyway)."""
         response = self._post(
-            "/chat/completions", wire.chat_body(params, model=self.model, stream=True)
+            "/chat/completions", wire.chat_body(params, model=self.model, stream=stream)
         )
         try:
-            yield from _read_stream(response)
+            yield from _read_stream(response) if stream else _read_whole(response)
         except TimeoutError as exc:
             raise EngineTimeout("the engine stopped answering") from exc
         except (OSError, http.client.HTTPException, ValueError) as exc:
@@ -73,6 +75,25 @@ class UpstreamEngine(Engine):
             raise EngineError(f"bad answer from the engine: {exc}") from exc
         finally:
             response.close()
+
+
+def _read_whole(response: http.client.HTTPResponse) -> Iterator[Piece | Usage]:
+    """A non-streamed completion as the pieces of its choices, then its usage (which an
+    OpenAI-compatible server always sends: without it the answer is refused, uncharged)."""
+    body = json.loads(response.read())
+    usage = body.get("usage")
+    if not isinstance(usage, dict):
+        raise ValueError("no usage in the answer")
+    pieces = [
+        Piece(
+            int(choice.get("index", 0)),
+            (choice.get("message") or {}).get("content") or "",
+            choice.get("finish_reason"),
+        )
+        for choice in body.get("choices") or []
+    ]
+    yield from pieces
+    yield Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
 
 
 def _read_stream(response: http.client.HTTPResponse) -> Iterator[Piece | Usage]:

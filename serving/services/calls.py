@@ -13,7 +13,7 @@ from ..engines.base import ChatParams, EngineError, Piece, Usage
 from ..engines.base import EngineTimeout as EngineTimedOut
 from ..engines.upstream import UpstreamEngine
 from ..errors import BadCall, EngineFailed, EngineTimeout, ModelNotFound
-from ..models import ServedCall, ServedModel
+from ..models import L402Token, ServedCall, ServedModel
 from . import metering
 from .metering import Payer
 
@@ -23,16 +23,20 @@ PER_MESSAGE_TOKENS = 8
 PER_CALL_TOKENS = 8
 
 
-def published_model(name: Any, *, kind: str) -> ServedModel:
+def published_model(
+    name: Any, *, kind: str, token_id: str | None = None
+) -> tuple[ServedModel, L402Token | None]:
+    """The model called, and the row of the L402 token `token_id` if there is one (read in
+    the same SELECT, so that a paid call looks up both in one round trip)."""
     if not isinstance(name, str) or not name:
         raise BadCall({"model": ["The model to call, by name (GET /v1/models)."]})
-    model = serving_sql.published_model(name=name[:64])
+    model, token = serving_sql.published_model(name=name[:64], token_id=token_id)
     if model is None:
         raise ModelNotFound(f"The model {name[:64]!r} is not served.")
     if model.kind != kind:
         where = "/v1/chat/completions" if model.kind == ServedModel.Kind.POLICY else "/v1/rewards"
         raise BadCall(f"{model.name} is a {model.kind} model: call it at {where}.")
-    return model
+    return model, token
 
 
 def _number(body: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
@@ -74,6 +78,7 @@ class ChatRequest:
     params: ChatParams
     stream: bool
     prompt_bytes: int
+    token: L402Token | None = None  # the credential's token, read with the model
 
     @property
     def prompt_bound(self) -> int:
@@ -89,7 +94,7 @@ class ChatRequest:
         )
 
 
-def parse_chat(body: Any) -> ChatRequest:
+def parse_chat(body: Any, *, token_id: str | None = None) -> ChatRequest:
     """The call as the engine will get it; BadCall (400) / ModelNotFound (404) otherwise."""
     if not isinstance(body, dict):
         raise BadCall("The body is a JSON object.")
@@ -103,7 +108,9 @@ def parse_chat(body: Any) -> ChatRequest:
     limit = settings.SERVING_MAX_PROMPT_BYTES
     if prompt_bytes > limit:
         raise BadCall({"messages": [f"The prompt is {prompt_bytes} bytes; the limit is {limit}."]})
-    model = published_model(body.get("model"), kind=ServedModel.Kind.POLICY)
+    model, token = published_model(
+        body.get("model"), kind=ServedModel.Kind.POLICY, token_id=token_id
+    )
     asked = body.get("max_completion_tokens", body.get("max_tokens"))
     max_tokens = (
         model.max_tokens if asked is None else _whole(asked, "max_tokens", model.max_tokens)
@@ -130,7 +137,9 @@ def parse_chat(body: Any) -> ChatRequest:
         stop=stop,
         n=1 if n is None else _whole(n, "n", settings.SERVING_MAX_N),
     )
-    return ChatRequest(model=model, params=params, stream=stream, prompt_bytes=prompt_bytes)
+    return ChatRequest(
+        model=model, params=params, stream=stream, prompt_bytes=prompt_bytes, token=token
+    )
 
 
 @dataclass(frozen=True)
@@ -138,13 +147,14 @@ class RewardRequest:
     model: ServedModel
     prompt: str
     responses: list[str]
+    token: L402Token | None = None  # the credential's token, read with the model
 
     @property
     def worst_msat(self) -> int:
         return metering.reward_price_msat(self.model, responses=len(self.responses))
 
 
-def parse_rewards(body: Any) -> RewardRequest:
+def parse_rewards(body: Any, *, token_id: str | None = None) -> RewardRequest:
     if not isinstance(body, dict):
         raise BadCall("The body is a JSON object.")
     prompt, responses = body.get("prompt"), body.get("responses")
@@ -163,8 +173,10 @@ def parse_rewards(body: Any) -> RewardRequest:
         raise BadCall(
             {"responses": [f"The prompt and responses are {size} bytes; the limit is {limit}."]}
         )
-    model = published_model(body.get("model"), kind=ServedModel.Kind.REWARD)
-    return RewardRequest(model=model, prompt=prompt, responses=responses)
+    model, token = published_model(
+        body.get("model"), kind=ServedModel.Kind.REWARD, token_id=token_id
+    )
+    return RewardRequest(model=model, prompt=prompt, responses=responses, token=token)
 
 
 def engine_for(model: ServedModel) -> UpstreamEngine:
@@ -201,7 +213,9 @@ class MeteredChat:
     def start(self) -> None:
         """Waits for the engine's first piece: a call whose engine fails before answering
         is refused (502/504) with nothing charged."""
-        self.stream: Iterator[Piece | Usage] = iter(self.engine.chat(self.request.params))
+        self.stream: Iterator[Piece | Usage] = iter(
+            self.engine.chat(self.request.params, stream=self.request.stream)
+        )
         try:
             self.pending.append(next(self.stream))
         except StopIteration:

@@ -102,13 +102,23 @@ def parse_authorization(value: str) -> tuple[str, str] | None:
     return macaroon_part.split(",")[0].strip(), preimage.strip()
 
 
-def authenticate(*, macaroon: str, preimage: str) -> Credential:
+def token_id_in(macaroon: str) -> str | None:
+    """The token a macaroon names, unverified (to read its row early); None if unreadable."""
+    try:
+        return macaroons.identifier_of(macaroons.parse(macaroon)).token_id.hex()
+    except macaroons.InvalidMacaroon:
+        return None
+
+
+def authenticate(*, macaroon: str, preimage: str, token: L402Token | None = None) -> Credential:
     """The paid token a credential names, with the limits its caveats leave; BadCredentials
-    (401) for anything forged, altered, widened, expired or unpaid."""
+    (401) for anything forged, altered, widened, expired or unpaid. `token`: its row if
+    already read (it is read here otherwise)."""
     try:
         parsed = macaroons.parse(macaroon)
         identifier = macaroons.identifier_of(parsed)
-        token = serving_sql.token(token_id=identifier.token_id.hex())
+        if token is None or token.token_id != identifier.token_id.hex():
+            token = serving_sql.token(token_id=identifier.token_id.hex())
         if token is None:
             raise macaroons.InvalidMacaroon("Unknown token.")
         now = timezone.now()

@@ -120,33 +120,47 @@ def settle_call(
     charge_msat = max(0, min(charge_msat, call.reserved_msat)) if delivered else 0
     fee_msat = charge_msat * settings.SERVING_PLATFORM_FEE_PPM // 1_000_000
     status = ServedCall.Status.CHARGED if delivered else ServedCall.Status.FAILED
+    settlement = serving_sql.Settlement(
+        call_id=call.id,
+        token_id=call.token_id,
+        reserved_msat=call.reserved_msat,
+        status=status,
+        charged_msat=charge_msat,
+        fee_msat=fee_msat,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        finished_at=timezone.now(),
+    )
     payer = Payer(call.requester_id, call.token_id)
-    with transaction.atomic():
-        if not serving_sql.finish_call(
-            call_id=call.id,
-            token_id=call.token_id,
-            reserved_msat=call.reserved_msat,
-            status=status,
-            charged_msat=charge_msat,
-            fee_msat=fee_msat,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            finished_at=timezone.now(),
-        ):
-            return False
-        owner = ledger.requester_available(owner_id)
-        if call.token_id is not None:
-            legs = [(payer.funds(), -charge_msat)]  # the hold was on the token's row only
-        else:
-            legs = [
-                (payer.held(), -call.reserved_msat),
-                (payer.funds(), call.reserved_msat - charge_msat),
-            ]
-        legs += [(owner, charge_msat - fee_msat), (ledger.FEES, fee_msat)]
-        if any(amount for _, amount in legs):
-            ledger.transfer(kind=Transfer.Kind.CALL_SETTLE, reference=f"call:{call.id}", legs=legs)
-    call.status, call.charged_msat, call.fee_msat = status, charge_msat, fee_msat
-    return True
+    owner = ledger.requester_available(owner_id)
+    if call.token_id is not None:
+        legs = [(payer.funds(), -charge_msat)]  # the hold was on the token's row only
+    else:
+        legs = [
+            (payer.held(), -call.reserved_msat),
+            (payer.funds(), call.reserved_msat - charge_msat),
+        ]
+    legs += [(owner, charge_msat - fee_msat), (ledger.FEES, fee_msat)]
+    moves = any(amount for _, amount in legs)
+    reference = f"call:{call.id}"
+    settled = None
+    if moves and connection.vendor == "postgresql":
+        guard, params = serving_sql.finish_call_guard(settlement)
+        settled = ledger.transfer_after(
+            guard=guard,
+            guard_params=params,
+            kind=Transfer.Kind.CALL_SETTLE,
+            reference=reference,
+            legs=legs,
+        )
+    if settled is None:  # elsewhere, or an account to open first
+        with transaction.atomic():
+            settled = serving_sql.finish_call(settlement)
+            if settled and moves:
+                ledger.transfer(kind=Transfer.Kind.CALL_SETTLE, reference=reference, legs=legs)
+    if settled:
+        call.status, call.charged_msat, call.fee_msat = status, charge_msat, fee_msat
+    return settled
 
 
 def release_stale_calls(*, limit: int = 500) -> int:

@@ -4,12 +4,14 @@ import itertools
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from payouts import ledger
 from payouts.errors import InsufficientBalance
 from payouts.models import Account, Entry, Transfer
+from tests.conftest import needs_postgres
 
 ALICE = ledger.AccountRef("test:alice", Account.Kind.REQUESTER_AVAILABLE)
 BOB = ledger.AccountRef("test:bob", Account.Kind.REQUESTER_AVAILABLE)
@@ -134,4 +136,53 @@ def test_any_sequence_of_transfers_keeps_the_ledger_sound(db, deposits, moves):
         model[target] += amount
     for name in ACCOUNT_NAMES:
         assert ledger.balance_msat(accounts[name]) == model[name] >= 0
+    assert ledger.problems() == []
+
+
+def _guard(key: str) -> tuple[str, list[object]]:
+    """A data-modifying guard: marks the account `key` (not one the transfer moves)."""
+    return (
+        "guard AS (UPDATE payouts_account SET allow_negative = NOT allow_negative"
+        " WHERE key = %s RETURNING 1)",
+        [key],
+    )
+
+
+def _flag(key: str) -> bool:
+    return Account.objects.get(key=key).allow_negative
+
+
+@needs_postgres
+@pytest.mark.parametrize("outer", [False, True], ids=["own statement", "in a transaction"])
+def test_a_transfer_after_a_guard_is_all_or_nothing(transactional_db, outer):
+    """One statement: the guard and the transfer both happen, or neither."""
+    carol = ledger.AccountRef("test:carol", Account.Kind.REQUESTER_AVAILABLE)
+    fund(ALICE, 1_000)
+    fund(carol, 1, reference="open carol")
+    guard, params = _guard(carol.key)
+
+    def after(legs, reference="t1"):
+        kwargs = dict(guard=guard, guard_params=params, kind="reserve", reference=reference)
+        if not outer:
+            return ledger.transfer_after(legs=legs, **kwargs)
+        with transaction.atomic():
+            result = ledger.transfer_after(legs=legs, **kwargs)
+            Account.objects.count()  # the transaction is still usable
+            return result
+
+    # BOB has no account yet, and ALICE cannot pay 1,001: nothing written, guard included.
+    assert after([(ALICE, -500), (BOB, 500)]) is None
+    assert after([(ALICE, -1_001), (ledger.FEES, 1_001)]) is None
+    assert not _flag(carol.key) and not Transfer.objects.filter(kind="reserve").exists()
+    assert ledger.balance_msat(ALICE) == 1_000
+    # Both accounts open and the debit covered: the guard and the whole transfer.
+    fund(BOB, 1, reference="open bob")
+    ledger.open_accounts(ledger.FEES)
+    assert after([(ALICE, -400), (BOB, 300), (ledger.FEES, 100)]) is True
+    assert _flag(carol.key)
+    assert (ledger.balance_msat(ALICE), ledger.balance_msat(BOB)) == (600, 301)
+    # A guard that changes nothing: no transfer.
+    guard = guard.replace("WHERE key = %s", "WHERE key = %s AND false")
+    assert after([(ALICE, -1), (BOB, 1)], reference="t2") is False
+    assert not Transfer.objects.filter(reference="t2").exists()
     assert ledger.problems() == []

@@ -10,16 +10,17 @@ from django.test import Client
 from tests.serving.conftest import buy_credit, chat_body
 from tests.serving.test_bearer_calls import bearer
 
-# The model; the token; the hold and the call's row; BEGIN, the call settled with the token's
-# counters, the transfer, its entries, the credit, the owner and the fees accounts, COMMIT.
-# On PostgreSQL the hold and the call's row are one statement, atomic by itself, and so are
-# the call settled and the token's counters; elsewhere the hold is BEGIN, its conditional
-# UPDATE, the row, COMMIT, and the settle's two are two statements.
-L402_CALL_QUERIES = {"postgresql": 11}.get(connection.vendor, 15)
+# The model with the credential's token (one SELECT); the hold and the call's row; the
+# settle. On PostgreSQL the hold
+# with the call's row is one statement, atomic by itself, and so is the settle: the call
+# settled, the token's counters, the transfer, its entries and the credit, owner and fees
+# balances. Elsewhere the hold is BEGIN, its conditional UPDATE, the row, COMMIT, and the
+# settle BEGIN, the call, the token, the transfer, its entries, three balances, COMMIT.
+L402_CALL_QUERIES = {"postgresql": 3}.get(connection.vendor, 14)
 # The model; the API token with its user; BEGIN, the call's row, the hold transfer (row,
-# entries, two balances), COMMIT; BEGIN, the call settled, the transfer, its entries, four
-# balances, COMMIT.
-BEARER_CALL_QUERIES = 18
+# entries, two balances), COMMIT; the settle (on PostgreSQL one statement; elsewhere BEGIN,
+# the call settled, the transfer, its entries, four balances, COMMIT).
+BEARER_CALL_QUERIES = {"postgresql": 10}.get(connection.vendor, 18)
 
 
 @pytest.mark.parametrize("earlier", [1, 10])

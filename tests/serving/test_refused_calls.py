@@ -131,6 +131,17 @@ def test_an_engine_that_dies_mid_stream_charges_only_what_was_delivered(publish,
     assert ledger.balance_msat(ledger.requester_available(payer.id)) == FUNDS_MSAT - price
 
 
+def test_a_whole_answer_the_engine_breaks_off_is_a_502_and_charges_nothing(publish, payer):
+    """Without `stream`, the engine is asked for the whole answer at once: one that does not
+    arrive whole was not delivered."""
+    with engine_process("--engine", "echo", "--exit-after", "2") as url:
+        publish("echo", engine_url=url)
+        response = post(bearer(payer.user), chat_body(text="a b c d e f"))
+    assert response.status_code == 502
+    assert ServedCall.objects.get().status == "failed"
+    assert ledger.balance_msat(ledger.requester_available(payer.id)) == FUNDS_MSAT
+
+
 def test_an_engine_that_hangs_mid_stream_times_out_and_charges_what_was_delivered(
     publish, payer, settings
 ):
