@@ -75,6 +75,27 @@ class BatchUploadForm(forms.Form):
         initial=3,
         help_text=_("How many different workers rate each item."),
     )
+    max_overlap = forms.IntegerField(
+        label=_("Most workers per item"),
+        min_value=1,
+        max_value=batches.MAX_OVERLAP,
+        required=False,
+        help_text=_(
+            "Dynamic overlap: an item still unsure after the overlap's ratings goes to more "
+            "workers, up to this many (empty: the overlap). The cost reserves every slot up "
+            "to it; what is not used is released when the batch completes."
+        ),
+    )
+    min_confidence = forms.FloatField(
+        label=_("Confidence wanted"),
+        min_value=0,
+        max_value=1,
+        required=False,
+        help_text=_(
+            "Dynamic overlap: an item whose answer is less sure than this (0 to 1, e.g. 0.95) "
+            "is given more ratings, up to the most workers per item."
+        ),
+    )
     file = forms.FileField(
         required=False,
         help_text=_(
@@ -119,6 +140,7 @@ class BatchUploadForm(forms.Form):
         "min_seconds",
         "qualification_size",
         "gold_overlap",
+        "min_confidence",
     )
 
     def __init__(self, *args: Any, requester: Requester, **kwargs: Any) -> None:
@@ -136,6 +158,7 @@ class BatchUploadForm(forms.Form):
             "instructions": data["instructions"],
             "reward_msat": data["reward_msat"],
             "overlap": data["overlap"],
+            "max_overlap": data.get("max_overlap"),
             "items": data["items"],
             "quality": {name: data[name] for name in self.QUALITY_FIELDS},
         }

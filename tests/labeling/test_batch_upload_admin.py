@@ -144,3 +144,24 @@ def test_the_preview_speaks_the_requesters_language(requester):
     assert "Lo que costará este lote" in page
     assert "3 elementos \N{MULTIPLICATION SIGN} 2 evaluadores" in page
     assert "Crear el lote y reservar 6 sats" in page
+
+
+def test_an_upload_with_dynamic_overlap_reserves_up_to_the_most_workers(requester, fund_requester):
+    fund_requester(requester, 10**9)
+    client = admin_client(requester)
+    fields = {**FIELDS, "max_overlap": "5", "min_confidence": "0.95"}
+    page = preview(client, file=SimpleUploadedFile("a.jsonl", LINE * 2), **fields)
+    assert "2 items \N{MULTIPLICATION SIGN} 5 workers" in page
+    cost = str(2 * 5 * 1000)
+    staged = StagedUpload.objects.get()
+    client.post(URL, {**fields, "staged_file": staged.id, "create": "1", "confirm_cost_msat": cost})
+    batch = Batch.objects.get()
+    assert (batch.overlap, batch.max_overlap, batch.min_confidence) == (2, 5, 0.95)
+    assert batch.cost_msat == 10_000
+
+
+def test_most_workers_below_the_overlap_is_a_form_error(requester):
+    client = admin_client(requester)
+    page = preview(client, file=SimpleUploadedFile("a.jsonl", LINE), max_overlap="1")
+    assert "Max overlap must be between the overlap and" in page
+    assert not Batch.objects.exists()
