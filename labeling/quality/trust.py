@@ -62,9 +62,11 @@ def trust_score(*, gold_seen: int, gold_correct: int, peer_seen: int, peer_agree
 
 def vote_accuracy(*, gold_seen: int, gold_correct: int, peer_seen: int, peer_agree: float) -> float:
     """How often a worker's vote is right, as dynamic overlap weighs it: from gold answers
-    only, with a uniform prior. Agreement with the crowd is left out here: it is an estimate
-    that runs high, and an overrated voter stops an item before it is sure."""
-    return (gold_correct + 1) / (gold_seen + 2)
+    only, with a prior worth three answers, half of them right (a trusted worker answers only
+    a few gold items per batch, and five of five right is not yet 86%). Agreement with the
+    crowd is left out here: it is an estimate that runs high, and an overrated voter stops an
+    item before it is sure."""
+    return (gold_correct + 1.5) / (gold_seen + 3)
 
 
 def matches_gold(*, order: list[str], gold: list[str]) -> bool:
