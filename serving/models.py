@@ -80,7 +80,10 @@ class ServedCall(models.Model):
         CHARGED = "charged", _("Charged")
         FAILED = "failed", _("Failed, nothing charged")
 
-    served_model = models.ForeignKey(ServedModel, on_delete=models.PROTECT, related_name="calls")
+    # Indexed by served_call_day, whose first column it is.
+    served_model = models.ForeignKey(
+        ServedModel, on_delete=models.PROTECT, related_name="calls", db_index=False
+    )
     requester = models.ForeignKey(
         Requester, null=True, blank=True, on_delete=models.PROTECT, related_name="served_calls"
     )
