@@ -92,6 +92,15 @@ def execute(sql: str, params: Params) -> int:
         return cursor.rowcount
 
 
+@cache
+def _insert_fields(model: type[Model]) -> tuple[list[Any], bool]:
+    """The fields an INSERT of `model` writes (all but an automatic id), and whether the id
+    is automatic."""
+    meta = model._meta
+    auto = meta.pk.get_internal_type().endswith("AutoField")
+    return [field for field in meta.concrete_fields if not (auto and field is meta.pk)], auto
+
+
 def _insert_parts(instance: Model) -> tuple[list[Any], list[Any], bool]:
     """The fields an INSERT writes, their values prepared as `save()` prepares them, and
     whether the id is automatic. Refuses models with save receivers: nothing here sends
@@ -99,9 +108,7 @@ def _insert_parts(instance: Model) -> tuple[list[Any], list[Any], bool]:
     model = type(instance)
     if pre_save.has_listeners(model) or post_save.has_listeners(model):
         raise TypeError(f"{model.__name__} has save receivers: save it with the ORM.")
-    meta = instance._meta
-    auto = meta.pk.get_internal_type().endswith("AutoField")
-    fields = [field for field in meta.concrete_fields if not (auto and field is meta.pk)]
+    fields, auto = _insert_fields(model)
     values = [
         field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
     ]
@@ -129,14 +136,13 @@ def insert(instance: M) -> M:
 @cache
 def _insert_select(model: type[Model], vendor: str) -> str:
     """`INSERT … SELECT <the new row's values> FROM changed RETURNING id` for `insert_if`."""
-    meta = model._meta
-    fields = [field for field in meta.concrete_fields if field is not meta.pk]
+    fields, _ = _insert_fields(model)
     names = ", ".join(f'"{field.column}"' for field in fields)
     # Typed placeholders: in a select list PostgreSQL would read an untyped NULL as text.
     typed = ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in fields)
     return (
         f"INSERT INTO {table(model)} ({names}) SELECT {typed} FROM changed"
-        f' RETURNING "{meta.pk.column}"'
+        f' RETURNING "{model._meta.pk.column}"'
     )
 
 
