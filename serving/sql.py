@@ -54,13 +54,23 @@ def hold_credit(*, token_id: int, worst_msat: int, spend_cap_msat: int) -> int:
     return sql.execute(HOLD_CREDIT, _hold_params(token_id, worst_msat, spend_cap_msat))
 
 
+# The hold alone commits without waiting for its WAL flush (asynchronous commit, for its
+# own transaction). Other calls see it at once, as with any commit; only durability waits,
+# and for a moment: a database crash in that moment loses the hold and the call's row
+# together, and then the settle finds no call to charge. The settle's commit stays
+# synchronous and flushes every record before its own, so a charge is never lost.
+ASYNC_COMMIT = " AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'"
+
+
 def hold_credit_for_call(*, call: ServedCall, spend_cap_msat: int) -> bool:
     """PostgreSQL: `hold_credit` for the call's token and the call's row, in one statement;
-    False (nothing written) when the credit does not cover it."""
+    False (nothing written) when the credit does not cover it. Committed asynchronously when
+    it is its own transaction (see ASYNC_COMMIT)."""
     assert call.token_id is not None
+    own_transaction = not connection.in_atomic_block
     return sql.insert_if(
         call,
-        changed=HOLD_CREDIT + " RETURNING id",
+        changed=HOLD_CREDIT + (ASYNC_COMMIT if own_transaction else "") + " RETURNING id",
         params=_hold_params(call.token_id, call.reserved_msat, spend_cap_msat),
     )
 
