@@ -75,6 +75,7 @@ def main() -> None:
     service.add_argument("--copiers", type=int, default=1)
     service.add_argument("--items", type=int, default=300)
     service.add_argument("--gold", type=int, default=40)
+    service.add_argument("--details", action="store_true", help="print one line per key")
     service.add_argument("--scenario", choices=["adversarial", "dynamic", "both"], default="both")
     args = parser.parse_args()
     if args.service:

@@ -117,6 +117,7 @@ def make_batch(*, plain: int, gold: int, overlap: int, max_overlap: int, quality
         max_overlap=max_overlap,
         items_count=len(items),
         gold_count=gold,
+        gold_overlap=quality.get("gold_overlap", batches.DEFAULT_GOLD_OVERLAP),
     )
     deposits.fund_requester(requester=requester, amount_msat=cost)
     return batches.create_batch(
@@ -213,10 +214,14 @@ def run(
                 ):
                     new_key(actor)
                 actor.worker.refresh_from_db()
-                assignment = assignments.next_assignment_for(worker=actor.worker)
+                assignment = assignments.next_assignment_for(
+                    worker=actor.worker, client=actor.client
+                )
                 if assignment is None and actor.kind == "rotator" and actor.answers:
                     new_key(actor)  # paused or closed: a fresh key costs nothing
-                    assignment = assignments.next_assignment_for(worker=actor.worker)
+                    assignment = assignments.next_assignment_for(
+                        worker=actor.worker, client=actor.client
+                    )
                 if assignment is None:
                     idle += 1
                     continue
@@ -338,10 +343,29 @@ def adversarial(args: Any, jobs: Jobs, clock: Clock) -> None:
     print(f"  exported preferences matching the truth: {accuracy:.1%} of {pairs}")
     from labeling.models import Worker
 
+    if args.details:
+        print_details(crowd, batch)
     for member in crowd:
         if member.kind == "copier":
             copier = Worker.objects.get(id=member.workers[-1])
             print(f"  copier: {copier.standing} ({copier.closed_reason or 'not closed'})")
+
+
+def print_details(crowd: list[Member], batch: Any) -> None:
+    """One line per key: its kind and skill, standing, evidence and ratings by status."""
+    from labeling.models import Rating, Worker
+
+    for member in sorted(crowd, key=lambda m: (m.kind, m.skill)):
+        for worker in Worker.objects.filter(id__in=member.workers).order_by("id"):
+            statuses = Counter(
+                Rating.objects.filter(batch=batch, worker=worker).values_list("status", flat=True)
+            )
+            print(
+                f"    {member.kind:>10} {member.skill:.2f} {worker.standing:>9} "
+                f"gold {worker.gold_correct}/{worker.gold_seen} "
+                f"peer {worker.peer_agree:.1f}/{worker.peer_seen} "
+                + " ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
+            )
 
 
 def dynamic(args: Any, jobs: Jobs, clock: Clock) -> None:

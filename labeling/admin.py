@@ -130,7 +130,7 @@ class BatchUploadForm(forms.Form):
         label=_("Workers per gold item"),
         min_value=1,
         max_value=1000,
-        initial=10,
+        initial=Batch._meta.get_field("gold_overlap").default,
         help_text=_("How many workers answer each gold item."),
     )
 

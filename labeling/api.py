@@ -59,7 +59,9 @@ class NextTaskView(APIView):
 
     @extend_schema(responses={200: AssignmentOutSerializer, 204: None, **SIGNED_IN_ONLY})
     def get(self, request: Request) -> Response:
-        assignment = assignments.next_assignment_for(worker=request.user.worker)
+        assignment = assignments.next_assignment_for(
+            worker=request.user.worker, client=client_fingerprint(request)
+        )
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         payload = selectors.task_payload(assignment=assignment, worker=request.user.worker)

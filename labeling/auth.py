@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
@@ -35,7 +36,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
         return user, token
 
 
-def client_fingerprint(request: Request) -> str:
+def client_fingerprint(request: Request | HttpRequest) -> str:
     """The client a request came from: its address (as the rate limits see it, behind
     NUM_PROXIES) and browser, hashed. Keys sharing one are treated as one person when one
     of them is closed."""

@@ -140,8 +140,10 @@ class Batch(models.Model):
         help_text=_("Answers faster than this are flagged (default per task type)."),
     )
     gold_count = models.PositiveIntegerField(default=0)
+    # Gold answers are what decide a new worker's probation: twenty per item leave enough for
+    # the newcomers of a batch, past the few each trusted worker takes.
     gold_overlap = models.PositiveSmallIntegerField(
-        default=10,
+        default=20,
         help_text=_("How many workers answer each gold item (gold checks every worker)."),
     )
     pay_gold = models.BooleanField(

@@ -12,6 +12,7 @@ from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_POST
 
 from . import charts, selectors
+from .auth import client_fingerprint
 from .balances import worker_balance_msat
 from .models import Worker
 from .permissions import for_workers, worker_of
@@ -31,7 +32,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @ensure_csrf_cookie  # task.js posts answers with the session and this cookie's token
 @for_workers
 def work_page(request: HttpRequest, worker: Worker) -> HttpResponse:
-    assignment = next_assignment_for(worker=worker)
+    assignment = next_assignment_for(worker=worker, client=client_fingerprint(request))
     task = selectors.task_payload(assignment=assignment, worker=worker) if assignment else None
     return render(
         request,

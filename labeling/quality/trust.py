@@ -39,10 +39,11 @@ CLOSING_FLAGS = ("straight_lining", "position_bias", "too_fast")
 RECENT_WINDOW = max(STRAIGHT_LINING_WINDOW, POSITION_BIAS_WINDOW, TOO_FAST_WINDOW)
 
 # Probation: a sequential test of "random clicker" (right half the time) against "careful
-# labeler" (right 70% of the time) over the worker's checks (gold answers, and agreement
-# with the crowd's Dawid-Skene estimate). It stops when one is PROBATION_ODDS times likelier
-# than the other, and never passes anyone with fewer than PROBATION_MIN_GOLD gold answers.
-# A random clicker passes about once in PROBATION_ODDS + 1 new keys.
+# labeler" (right 68% of the time) over the worker's checks (gold answers, and its votes
+# weighed against the other voters of the same pairs, see peer_evidence). It stops when one
+# is PROBATION_ODDS times likelier than the other, and never passes anyone with fewer than
+# PROBATION_MIN_GOLD gold answers. A random clicker passes at most once in PROBATION_ODDS + 1
+# people (keys behind one client are judged as one).
 PROBATION_RANDOM = 0.5
 PROBATION_CAREFUL = 0.68
 PROBATION_ODDS = 30.0
@@ -101,11 +102,18 @@ def accuracy_dropped(gold_results: list[bool], *, window: int = 10, z: float = 3
     return spread > 0 and (before - now) / spread >= z
 
 
+def pause_applies(worker: "Worker") -> bool:
+    """Trust pauses a trusted worker with enough checks. A worker on probation is judged by
+    its probation test alone: a pause on a handful of checks would reject the held work of
+    an honest labeler who started unlucky."""
+    return worker.standing == "trusted" and worker.evidence >= MIN_EVIDENCE_TO_PAUSE
+
+
 def is_paused(*, worker: "Worker", batch: "Batch") -> bool:
     """Trust too low for the batch, decided from the worker row alone (no query).
 
     The task claim applies the same rule in SQL (labeling/sql.py)."""
-    return worker.evidence >= MIN_EVIDENCE_TO_PAUSE and worker.trust < batch.pause_below_trust
+    return pause_applies(worker) and worker.trust < batch.pause_below_trust
 
 
 def auto_approves(*, batch: "Batch", worker: "Worker", flags: list[str]) -> bool:
@@ -208,14 +216,37 @@ def closing_flags(*, positions: list[int], too_fast: list[bool], choices: int) -
 def peer_evidence(
     votes: "list[Vote]", *, accuracy: dict[int, float], skip: set
 ) -> tuple[dict[int, int], dict[int, float]]:
-    """Per worker: its non-gold votes, and how many of them Dawid-Skene judges right.
+    """Per worker: its non-gold votes, and how many of them count as right for probation.
 
-    The expected number right is the worker's estimated accuracy times its votes. The
-    estimate models that the other workers are noisy too, so an honest worker is not
-    penalised for disagreeing with a wrong crowd, and a random one earns about half.
+    Each vote is weighed against the other votes on its pair alone (leave-one-out, each
+    voter weighted by its Dawid-Skene accuracy): a vote always agrees with an answer it
+    helped to make, so counting agreement with the full estimate lets a random clicker
+    break ties in its own favour. The vote's likelihood ratio of careful (PROBATION_CAREFUL)
+    against random is the chance a careful worker answers as it did, given what the others
+    make likely, over one half; a pair the others leave open says nothing either way. The
+    sum is returned as the number right that gives the probation test the same ratio.
     """
-    seen: dict[int, int] = defaultdict(int)
+    log_odds: dict = defaultdict(float)
+    weight: dict[Vote, float] = {}
     for vote in votes:
-        if vote.pair not in skip:  # gold answers count through gold_seen already
-            seen[vote.worker] += 1
-    return seen, {worker: accuracy[worker] * n for worker, n in seen.items()}
+        p = min(0.99, max(0.5, accuracy.get(vote.worker, 0.5)))
+        weight[vote] = math.log(p / (1 - p)) * (1 if vote.winner == vote.pair[1] else -1)
+        log_odds[vote.pair] += weight[vote]
+    right_ratio = math.log(PROBATION_CAREFUL / PROBATION_RANDOM)
+    wrong_ratio = math.log((1 - PROBATION_CAREFUL) / (1 - PROBATION_RANDOM))
+    seen: dict[int, int] = defaultdict(int)
+    ratio: dict[int, float] = defaultdict(float)
+    for vote in votes:
+        if vote.pair in skip:  # gold answers count through gold_seen already
+            continue
+        others = log_odds[vote.pair] - weight[vote]
+        if vote.winner != vote.pair[1]:
+            others = -others
+        q = 1 / (1 + math.exp(-others))  # P(the vote's winner is right | the others)
+        careful = q * PROBATION_CAREFUL + (1 - q) * (1 - PROBATION_CAREFUL)
+        seen[vote.worker] += 1
+        ratio[vote.worker] += math.log(careful / PROBATION_RANDOM)
+    return seen, {
+        worker: (ratio[worker] - n * wrong_ratio) / (right_ratio - wrong_ratio)
+        for worker, n in seen.items()
+    }

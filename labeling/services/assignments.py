@@ -21,14 +21,19 @@ from ..models import Assignment, Batch, Item, Report, Requester, Worker
 from ..quality import trust
 
 
-def next_assignment_for(*, worker: Worker) -> Assignment | None:
+def next_assignment_for(*, worker: Worker, client: str = "") -> Assignment | None:
     """The worker's open assignment, else a new one on an item they have not seen.
 
     The worker's row is locked first: one claim at a time per worker, so parallel
     requests from one phone neither take two slots nor see a spurious "no task".
     Entry tests: until a worker passed a batch's test it is served only its gold items;
-    a failed test closes the batch to the worker.
+    a failed test closes the batch to the worker. `client` (see review.note_client) closes
+    a new key behind a closed worker's client before it takes any slot.
     """
+    if client:
+        from .review import note_client  # review imports this module
+
+        note_client(worker=worker, client=client)
     if worker.standing == Worker.Standing.CLOSED:
         return None
     expired_freed = False
@@ -42,9 +47,7 @@ def next_assignment_for(*, worker: Worker) -> Assignment | None:
                     if current.expires_at > now:
                         return current
                     _expire(assignment=current)
-                item = sql.claim_item(
-                    worker=worker, check_trust=worker.evidence >= trust.MIN_EVIDENCE_TO_PAUSE
-                )
+                item = sql.claim_item(worker=worker, check_trust=trust.pause_applies(worker))
                 if item is not None:
                     item.batch, item.task_responses = sql.batch_and_responses(item=item)
                     keys = [response.key for response in item.task_responses]

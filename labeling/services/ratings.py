@@ -16,7 +16,14 @@ from ..models import Assignment, Batch, Item, Rating, TaskType, Worker
 from ..quality import trust
 from ..quality.aggregation import item_confidence
 from .assignments import answerable_assignment, close_assignment, give_back
-from .review import close_worker, closing_reason, note_client, record_gold, review_worker
+from .review import (
+    close_worker,
+    closing_reason,
+    note_client,
+    probation_evidence,
+    record_gold,
+    review_worker,
+)
 
 LIKERT_RANGE = range(1, 8)
 
@@ -140,13 +147,7 @@ def submit_rating(
 def settles_probation(worker: Worker) -> bool:
     return (
         worker.standing == Worker.Standing.PROBATION
-        and trust.probation_verdict(
-            gold_seen=worker.gold_seen,
-            gold_correct=worker.gold_correct,
-            peer_seen=worker.peer_seen,
-            peer_agree=worker.peer_agree,
-        )
-        is not None
+        and trust.probation_verdict(**probation_evidence(worker)) is not None
     )
 
 

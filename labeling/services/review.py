@@ -89,16 +89,24 @@ def review_ratings(
     return len(ratings)
 
 
+EVIDENCE = ("gold_seen", "gold_correct", "peer_seen", "peer_agree")
+
+
+def _same_person(worker: Worker) -> Q:
+    """The worker, and the other keys on probation that answer from its client."""
+    same = Q(id=worker.id)
+    if worker.client:
+        same |= Q(client=worker.client, standing=Worker.Standing.PROBATION)
+    return same
+
+
 @transaction.atomic
 def close_worker(*, worker: Worker, reason: str) -> int:
     """Closes the worker on every batch at once: it is served nothing more and its waiting
     ratings are rejected (their items go back to others). Keys on probation that answered
     from the same client are taken for the same person and closed with it.
     Returns how many ratings were rejected."""
-    closing = Worker.objects.filter(
-        Q(id=worker.id)
-        | Q(client=worker.client, standing=Worker.Standing.PROBATION) & ~Q(client="")
-    )
+    closing = Worker.objects.filter(_same_person(worker))
     ids = list(closing.select_for_update(no_key=True).order_by("id").values_list("id", flat=True))
     Worker.objects.filter(id=worker.id).update(
         standing=Worker.Standing.CLOSED, closed_reason=reason
@@ -145,28 +153,48 @@ def note_client(*, worker: Worker, client: str) -> bool:
     return True
 
 
+def probation_evidence(worker: Worker) -> dict[str, float]:
+    """The checks a worker on probation is judged by: its own (as in memory, counting the
+    answer being recorded) and those of the other keys on probation behind its client. One
+    person's new keys are judged as one, so rotating keys starts no one afresh."""
+    evidence = {name: getattr(worker, name) for name in EVIDENCE}
+    if worker.client:
+        others = (
+            Worker.objects.filter(_same_person(worker))
+            .exclude(id=worker.id)
+            .aggregate(**{name: Sum(name, default=0) for name in EVIDENCE})
+        )
+        for name in EVIDENCE:
+            evidence[name] += others[name]
+    return evidence
+
+
 def settle_probation(*, worker: Worker) -> bool | None:
-    """Applies the probation test to a worker on probation: passed → trusted (its waiting
-    ratings are then approved by review_worker), failed → closed. None: undecided."""
+    """Applies the probation test to a worker on probation and the keys judged with it:
+    passed → trusted (waiting ratings are then approved by review_worker), failed → closed.
+    None: undecided."""
     if worker.standing != Worker.Standing.PROBATION:
         return None
-    verdict = trust.probation_verdict(
-        gold_seen=worker.gold_seen,
-        gold_correct=worker.gold_correct,
-        peer_seen=worker.peer_seen,
-        peer_agree=worker.peer_agree,
-    )
+    evidence = probation_evidence(worker)
+    verdict = trust.probation_verdict(**evidence)
     if verdict is False:
         close_worker(
             worker=worker,
-            reason=f"Failed the checks on probation ({worker.gold_correct} of "
-            f"{worker.gold_seen} known answers right, trust {worker.trust:.2f}).",
+            reason=f"Failed the checks on probation ({evidence['gold_correct']} of "
+            f"{evidence['gold_seen']} known answers right, trust {worker.trust:.2f}).",
         )
     elif verdict:
-        Worker.objects.filter(id=worker.id, standing=Worker.Standing.PROBATION).update(
-            standing=Worker.Standing.TRUSTED
+        others = list(
+            Worker.objects.filter(_same_person(worker))
+            .exclude(id=worker.id)
+            .values_list("id", flat=True)
         )
+        Worker.objects.filter(
+            Q(id__in=[worker.id, *others]), standing=Worker.Standing.PROBATION
+        ).update(standing=Worker.Standing.TRUSTED)
         worker.standing = Worker.Standing.TRUSTED
+        for other in others:  # their held ratings are paid in this transaction too
+            review_worker(worker_id=other)
     return verdict
 
 

@@ -70,17 +70,17 @@ def test_preview_shows_ratings_and_cost_with_gold_before_anything_is_reserved(
         ["2 items \N{MULTIPLICATION SIGN} 2 workers", "4", "5 sats", "20 sats"]
     )
     expect(rows.nth(1).locator("td")).to_have_text(
-        ["1 gold item \N{MULTIPLICATION SIGN} 10 workers", "10", "5 sats", "50 sats"]
+        ["1 gold item \N{MULTIPLICATION SIGN} 20 workers", "20", "5 sats", "100 sats"]
     )
-    expect(page.locator("#cost-ratings")).to_have_text("14")
-    expect(page.locator("#cost-total")).to_have_text("70 sats")
+    expect(page.locator("#cost-ratings")).to_have_text("24")
+    expect(page.locator("#cost-total")).to_have_text("120 sats")
     expect(page.locator("#cost-balance")).to_have_text("Your available balance: 1,000 sats.")
     assert Batch.objects.count() == 0
     assert balances(lab) == (1_000_000, 0)  # nothing reserved by looking
 
-    page.get_by_role("button", name="Create batch and reserve 70 sats").click()
-    expect(page.locator(".messagelist")).to_contain_text("created with 3 items; 70 sats reserved")
-    assert balances(lab) == (1_000_000 - 70_000, 70_000)  # what the preview said
+    page.get_by_role("button", name="Create batch and reserve 120 sats").click()
+    expect(page.locator(".messagelist")).to_contain_text("created with 3 items; 120 sats reserved")
+    assert balances(lab) == (1_000_000 - 120_000, 120_000)  # what the preview said
     assert seen == []
 
 

@@ -7,6 +7,7 @@ from django.urls import reverse
 from labeling.models import Item, Rating, Worker
 from labeling.quality import trust
 from labeling.services import assignments as assignment_services
+from labeling.services import ratings as rating_services
 from tests.conftest import client_for
 from tests.labeling.quality_helpers import answer, gold_items, plain_items
 
@@ -108,7 +109,7 @@ def test_manual_review_holds_even_a_trusted_workers_rating(make_batch, worker):
     assert answer(worker, lambda a: "a").status == "pending_review"
 
 
-def test_a_new_key_behind_a_closed_workers_client_is_closed_at_its_first_answer(
+def test_a_new_key_behind_a_closed_workers_client_is_closed_at_its_first_request(
     make_batch, make_worker
 ):
     make_batch("pairwise", items=plain_items(30), overlap=3)
@@ -123,19 +124,69 @@ def test_a_new_key_behind_a_closed_workers_client_is_closed_at_its_first_answer(
             **phone,
         )
     assert Worker.objects.filter(standing=Worker.Standing.CLOSED).count() == 1
+    slots = sum(Item.objects.values_list("slots_left", flat=True))
     rotated = make_worker(on_probation=True)
     second = client_for(rotated.user)
-    task = second.get(reverse("task-next"), **phone).json()
-    body = second.post(
+    assert second.get(reverse("task-next"), **phone).status_code == 204
+    rotated.refresh_from_db()
+    assert rotated.standing == Worker.Standing.CLOSED and "Same client" in rotated.closed_reason
+    assert sum(Item.objects.values_list("slots_left", flat=True)) == slots  # took none
+    # A key that got its task before the other was closed is closed at its answer instead.
+    late = make_worker(on_probation=True)
+    third = client_for(late.user)
+    task = third.get(reverse("task-next")).json()
+    body = third.post(
         reverse("assignment-submit", args=[task["assignment_id"]]),
         {"ranking": ["a", "b"]},
         format="json",
         **phone,
     ).json()
     assert body["status"] == "rejected"
-    rotated.refresh_from_db()
-    assert rotated.standing == Worker.Standing.CLOSED and "Same client" in rotated.closed_reason
+    late.refresh_from_db()
+    assert late.standing == Worker.Standing.CLOSED
     # Someone else on another phone is not affected.
     other = client_for(make_worker(on_probation=True).user)
     task = other.get(reverse("task-next"), HTTP_USER_AGENT="Honest/2.0").json()
     assert submit(other, task, "a")["status"] == "pending_review"
+
+
+def answer_from(phone: str, worker, best: str) -> Rating:
+    assignment = assignment_services.next_assignment_for(worker=worker)
+    ranking = [best] + [k for k in assignment.order if k != best]
+    return rating_services.submit_rating(
+        worker=worker, assignment_id=assignment.id, ranking=ranking, client=phone
+    )
+
+
+def test_keys_on_probation_behind_one_client_are_judged_as_one(make_batch, make_worker):
+    make_batch("pairwise", items=gold_items(30))
+    first, second, elsewhere = (make_worker(on_probation=True) for _ in range(3))
+    for _ in range(5):  # wrong on every check, but five alone decide nothing yet
+        answer_from("phone-1", first, "b")
+    first.refresh_from_db()
+    assert first.standing == Worker.Standing.PROBATION
+    for _ in range(3):
+        answer_from("phone-9", elsewhere, "b")
+        last = answer_from("phone-1", second, "b")
+    # The new key starts from the evidence against the first: together they fail.
+    assert last.status == "rejected"
+    for key in (first, second):
+        key.refresh_from_db()
+        assert key.standing == Worker.Standing.CLOSED
+        assert set(key.ratings.values_list("status", flat=True)) == {"rejected"}
+    elsewhere.refresh_from_db()
+    assert elsewhere.standing == Worker.Standing.PROBATION
+
+
+def test_keys_behind_one_client_pass_together_and_are_all_paid(make_batch, make_worker):
+    make_batch("pairwise", items=gold_items(30), reward_msat=1_000)
+    first, second = make_worker(on_probation=True), make_worker(on_probation=True)
+    for _ in range(6):
+        assert answer_from("phone-1", first, "a").status == "pending_review"
+    for _ in range(5):
+        assert answer_from("phone-1", second, "a").status == "pending_review"
+    assert answer_from("phone-1", second, "a").status == "approved"
+    for key in (first, second):
+        key.refresh_from_db()
+        assert key.standing == Worker.Standing.TRUSTED
+        assert set(key.ratings.values_list("status", flat=True)) == {"approved"}

@@ -16,7 +16,7 @@ from tests.labeling.quality_helpers import answer, gold_items, plain_items
 
 @pytest.mark.django_db(transaction=True)
 def test_spammers_in_a_simulated_crowd_are_closed_unpaid_and_outvoted(make_batch, make_worker):
-    """20 new honest workers (right 80% of the time) and 5 new spammers, 400 ratings, one
+    """20 new honest workers (right 80% of the time) and 5 new spammers, 800 ratings, one
     seed, no quality option set.
 
     Runs the whole path: claims, gold checks, holds, probation, periodic aggregation,
@@ -27,7 +27,7 @@ def test_spammers_in_a_simulated_crowd_are_closed_unpaid_and_outvoted(make_batch
     random.seed(seed)  # the order answers are shown in
     batch = make_batch(
         "pairwise",
-        items=plain_items(100) + gold_items(10),
+        items=plain_items(200) + gold_items(20),
         overlap=3,
     )
     honest = [make_worker(on_probation=True) for _ in range(20)]
@@ -41,8 +41,8 @@ def test_spammers_in_a_simulated_crowd_are_closed_unpaid_and_outvoted(make_batch
         return lambda a: "a" if rng.random() < 0.8 else "b"
 
     submitted = 0
-    for step in range(3000):
-        if submitted >= 400:
+    for step in range(6000):
+        if submitted >= 800:
             break
         worker = rng.choice(honest + spammers)
         worker.refresh_from_db()
@@ -54,7 +54,7 @@ def test_spammers_in_a_simulated_crowd_are_closed_unpaid_and_outvoted(make_batch
         if step % 60 == 59:
             review_services.aggregate_batch(batch_id=batch.id)
     review_services.aggregate_batch(batch_id=batch.id)
-    assert submitted >= 400
+    assert submitted >= 800
 
     for worker in spammers + honest:
         worker.refresh_from_db()
