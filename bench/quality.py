@@ -12,6 +12,9 @@ adversaries on the default settings, then static against dynamic overlap; `--pos
 scratch PostgreSQL database, `--broker redis://…` with a real Celery worker.
 
     .venv/bin/python bench/quality.py --service [--postgres] [--broker redis://127.0.0.1:6379/1]
+
+`--details` also prints one line per key of the adversarial crowd: its kind and skill, where
+it stands, its checks and its ratings by status.
 """
 
 import argparse
