@@ -260,4 +260,6 @@ def test_the_spanish_pages_have_no_english_left(
         assert english_left(page, sources) == [], path
     page.get_by_role("link", name="Tus estadísticas").tap()
     page.get_by_role("button", name="Mostrarme en la clasificación").tap()
+    # The form posts and the page reloads: read it once the new one is there.
+    expect(page.get_by_role("button", name="Ocultarme de la clasificación")).to_be_visible()
     assert english_left(page, sources) == []
