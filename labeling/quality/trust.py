@@ -10,6 +10,7 @@ Pure computation: the models import this module, so it imports none of them.
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import combinations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -153,12 +154,14 @@ class Answer:
     at: float  # when it was given (seconds)
 
 
-# A copier: the same answer as one other worker on at least COPY_MIN_SHARED shared items,
-# the other's mistakes included (COPY_MIN_ERRORS of them: two careful workers rarely err
-# together), and nearly always just after it.
+# A copier: the same answer as one other worker on each of at least COPY_MIN_SHARED items
+# it answered after that worker, the other's mistakes included (COPY_MIN_ERRORS of them: two
+# careful workers rarely err together), and after it on most items they share (two honest
+# workers who move through a batch together each come second about half the time). Items it
+# answered first are left out of the comparison: it had nothing to copy there.
 COPY_MIN_SHARED = 10
 COPY_MIN_ERRORS = 2
-COPY_AFTER_SHARE = 0.9
+COPY_AFTER_SHARE = 0.75
 
 
 def copiers(answers: list[Answer]) -> dict[int, int]:
@@ -166,24 +169,24 @@ def copiers(answers: list[Answer]) -> dict[int, int]:
     by_item: dict[int, list[Answer]] = defaultdict(list)
     for answer in answers:
         by_item[answer.item].append(answer)
-    shared: dict[tuple[int, int], list[tuple[Answer, Answer]]] = defaultdict(list)
+    after: dict[tuple[int, int], list[tuple[Answer, Answer]]] = defaultdict(list)
+    shared: dict[frozenset, int] = defaultdict(int)
     for item_answers in by_item.values():
-        for i, a in enumerate(item_answers):
-            for b in item_answers[i + 1 :]:
-                first, second = sorted((a, b), key=lambda x: x.worker)
-                shared[(first.worker, second.worker)].append((first, second))
-    found = {}
-    for (one, other), pairs in shared.items():
+        for first, second in combinations(sorted(item_answers, key=lambda a: a.at), 2):
+            shared[frozenset((first.worker, second.worker))] += 1
+            if second.at > first.at:
+                after[(first.worker, second.worker)].append((first, second))
+    found: dict[int, tuple[int, int]] = {}  # copier → (source, items copied)
+    for (source, copier), pairs in after.items():
         if len(pairs) < COPY_MIN_SHARED or any(a.answer != b.answer for a, b in pairs):
+            continue
+        if len(pairs) < COPY_AFTER_SHARE * shared[frozenset((source, copier))]:
             continue
         if sum(a.wrong and b.wrong for a, b in pairs) < COPY_MIN_ERRORS:
             continue
-        later = sum(b.at > a.at for a, b in pairs) / len(pairs)
-        if later >= COPY_AFTER_SHARE:
-            found[other] = one
-        elif later <= 1 - COPY_AFTER_SHARE:
-            found[one] = other
-    return found
+        if copier not in found or found[copier][1] < len(pairs):
+            found[copier] = (source, len(pairs))
+    return {copier: source for copier, (source, _) in found.items()}
 
 
 def position_bias(positions: list[int], *, choices: int) -> bool:

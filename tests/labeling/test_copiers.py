@@ -30,6 +30,40 @@ def test_the_later_of_two_identical_answer_sequences_with_shared_mistakes_is_the
     assert trust.copiers(source[:9] + copy[:9]) == {}
 
 
+def test_a_copier_that_sometimes_answers_first_is_judged_on_the_items_it_could_copy():
+    picks = "aabbabab" + "aaaa"
+    mistakes = "x...x......."
+    source = answers(1, picks, wrong=mistakes, start=0)
+    copy = answers(2, picks, wrong=mistakes, start=3)
+    # On three more items it came first, with nothing to copy, and answered otherwise (12 of
+    # the 15 items they share, it answered second).
+    first = [trust.Answer(worker=2, item=20 + i, answer="b", wrong=True, at=i) for i in range(3)]
+    later = [trust.Answer(worker=1, item=20 + i, answer="a", wrong=False, at=500) for i in range(3)]
+    assert trust.copiers(source + copy + first + later) == {2: 1}
+    # Two careful workers, each first on half of the items they share, are no copiers.
+    one = answers(1, picks, wrong=mistakes, start=0)
+    other = [
+        trust.Answer(
+            worker=2,
+            item=a.item,
+            answer=a.answer,
+            wrong=a.wrong,
+            at=a.at + (3 if a.item % 2 else -3),
+        )
+        for a in one
+    ]
+    assert trust.copiers(one + other) == {}
+    # Nor when ten of twenty shared items have the second one later, all answered alike.
+    one = answers(1, "ab" * 10, wrong="x...x" + "." * 15, start=0)
+    other = [
+        trust.Answer(worker=2, item=a.item, answer=a.answer, wrong=a.wrong, at=a.at + 3)
+        if a.item % 2 == 0
+        else trust.Answer(worker=2, item=a.item, answer="b", wrong=True, at=a.at - 3)
+        for a in one
+    ]
+    assert trust.copiers(one + other) == {}
+
+
 def test_aggregation_closes_a_copier_and_rejects_what_it_has_waiting(make_batch, make_worker):
     batch = make_batch(
         "pairwise", items=plain_items(8) + gold_items(6), overlap=2, quality={"gold_overlap": 2}
