@@ -130,15 +130,20 @@ def dawid_skene(
     return DawidSkene(winners, confidence, dict(zip(workers, map(float, accuracy), strict=True)))
 
 
+def vote_log_odds(vote: Vote, *, accuracy: Mapping[int, float]) -> float:
+    """What one vote says for its pair's first key: the log-odds of its worker's accuracy
+    (at most 0.99; none below 0.5, so no vote counts against what it chose), signed."""
+    p = min(0.99, max(0.5, accuracy.get(vote.worker, 0.5)))
+    weight = math.log(p / (1 - p))
+    return weight if vote.winner == vote.pair[1] else -weight
+
+
 def item_confidence(votes: Iterable[Vote], *, accuracy: Mapping[int, float]) -> float:
     """How sure one item's answer is: the lowest posterior over its pairs, each vote
-    weighted by the log-odds of its worker's accuracy (at most 0.99; none below 0.5).
-    0.5 for an item without votes."""
+    weighted by `vote_log_odds`. 0.5 for an item without votes."""
     log_odds: dict[Pair, float] = defaultdict(float)
     for vote in votes:
-        p = min(0.99, max(0.5, accuracy.get(vote.worker, 0.5)))
-        weight = math.log(p / (1 - p))
-        log_odds[vote.pair] += weight if vote.winner == vote.pair[1] else -weight
+        log_odds[vote.pair] += vote_log_odds(vote, accuracy=accuracy)
     if not log_odds:
         return 0.5
     return min(1 / (1 + math.exp(-abs(odds))) for odds in log_odds.values())

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import TYPE_CHECKING
 
+from .aggregation import Vote, vote_log_odds
+
 if TYPE_CHECKING:
     from ..models import Batch, Worker
-    from .aggregation import Vote
 
 PRIOR_RIGHT = 3.0
 PRIOR_WRONG = 2.0
@@ -47,6 +48,9 @@ RECENT_WINDOW = max(STRAIGHT_LINING_WINDOW, POSITION_BIAS_WINDOW, TOO_FAST_WINDO
 # people (keys behind one client are judged as one).
 PROBATION_RANDOM = 0.5
 PROBATION_CAREFUL = 0.68
+# What one check right or wrong adds to the test's log likelihood ratio.
+RIGHT_LOG_RATIO = math.log(PROBATION_CAREFUL / PROBATION_RANDOM)
+WRONG_LOG_RATIO = math.log((1 - PROBATION_CAREFUL) / (1 - PROBATION_RANDOM))
 PROBATION_ODDS = 30.0
 PROBATION_MIN_GOLD = 3
 # A worker on probation may have this many non-gold ratings held; then it is served gold
@@ -134,9 +138,7 @@ def probation_verdict(
     """True: passed, False: failed, None: not enough evidence yet (see PROBATION_*)."""
     right = gold_correct + peer_agree
     wrong = gold_seen + peer_seen - right
-    log_ratio = right * math.log(PROBATION_CAREFUL / PROBATION_RANDOM) + wrong * math.log(
-        (1 - PROBATION_CAREFUL) / (1 - PROBATION_RANDOM)
-    )
+    log_ratio = right * RIGHT_LOG_RATIO + wrong * WRONG_LOG_RATIO
     bound = math.log(PROBATION_ODDS)
     if log_ratio <= -bound:
         return False
@@ -217,7 +219,7 @@ def closing_flags(*, positions: list[int], too_fast: list[bool], choices: int) -
 
 
 def peer_evidence(
-    votes: "list[Vote]", *, accuracy: dict[int, float], skip: set
+    votes: list[Vote], *, accuracy: dict[int, float], skip: set
 ) -> tuple[dict[int, int], dict[int, float]]:
     """Per worker: its non-gold votes, and how many of them count as right for probation.
 
@@ -230,13 +232,9 @@ def peer_evidence(
     sum is returned as the number right that gives the probation test the same ratio.
     """
     log_odds: dict = defaultdict(float)
-    weight: dict[Vote, float] = {}
-    for vote in votes:
-        p = min(0.99, max(0.5, accuracy.get(vote.worker, 0.5)))
-        weight[vote] = math.log(p / (1 - p)) * (1 if vote.winner == vote.pair[1] else -1)
-        log_odds[vote.pair] += weight[vote]
-    right_ratio = math.log(PROBATION_CAREFUL / PROBATION_RANDOM)
-    wrong_ratio = math.log((1 - PROBATION_CAREFUL) / (1 - PROBATION_RANDOM))
+    weight = {vote: vote_log_odds(vote, accuracy=accuracy) for vote in votes}
+    for vote, says in weight.items():
+        log_odds[vote.pair] += says
     seen: dict[int, int] = defaultdict(int)
     ratio: dict[int, float] = defaultdict(float)
     for vote in votes:
@@ -250,6 +248,6 @@ def peer_evidence(
         seen[vote.worker] += 1
         ratio[vote.worker] += math.log(careful / PROBATION_RANDOM)
     return seen, {
-        worker: (ratio[worker] - n * wrong_ratio) / (right_ratio - wrong_ratio)
+        worker: (ratio[worker] - n * WRONG_LOG_RATIO) / (RIGHT_LOG_RATIO - WRONG_LOG_RATIO)
         for worker, n in seen.items()
     }
