@@ -20,7 +20,7 @@ from .engines import wire
 from .engines.base import Usage
 from .errors import BadCall, BadCredentials, ServingError
 from .models import ServedModel
-from .services import calls, l402
+from .services import calls, l402, settling
 from .services.metering import CreditExhausted
 
 T = TypeVar("T")
@@ -148,8 +148,9 @@ def chat_completions(request: HttpRequest) -> HttpResponse:
 
 class SettledWhenSent(JsonResponse):
     """Charges the call once the answer has been handed to the server (`close()`, which the
-    WSGI server calls after sending it): the ledger's writes do not delay the client. A
-    process that dies in between leaves the call held; `release_stale_calls` frees it."""
+    WSGI server calls after sending it, before it reads the connection's next request): the
+    settle is queued to the process's settling thread, so the ledger's writes delay neither
+    this answer nor the client's next call (`services.settling`)."""
 
     def __init__(self, data: dict[str, Any], *, settle: Callable[[], None]) -> None:
         super().__init__(data)
@@ -157,7 +158,7 @@ class SettledWhenSent(JsonResponse):
 
     def close(self) -> None:
         try:
-            self.settle()
+            settling.settle_soon(self.settle)
         finally:
             super().close()
 

@@ -20,6 +20,7 @@ from marketplace.celery import app as celery_app
 from payouts import ledger
 from payouts.services import deposits as deposit_services
 from payouts.services.lnurl_auth import worker_for_key
+from serving.services import settling
 
 PAIRWISE_ITEMS = [
     {
@@ -67,6 +68,7 @@ def ledger_stays_balanced(request: pytest.FixtureRequest) -> Any:
     # Set the database up before this fixture, so that the check runs before its teardown.
     request.getfixturevalue("_django_db_helper")
     yield
+    assert settling.wait_settled()  # served calls' settles still queued on their thread
     assert ledger.problems() == []
 
 

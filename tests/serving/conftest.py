@@ -13,7 +13,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from serving.models import ServedModel
-from serving.services import publishing
+from serving.services import publishing, settling
 from tests.celery_worker import ROOT
 from tests.processes import free_port, stop_group, wait_for_http
 from tests.rewardmodel.run_helpers import finished_run
@@ -38,6 +38,13 @@ def engine_process(*args: str) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         stop_group(process)
+
+
+@pytest.fixture
+def settle_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settles on the request's own thread and connection, to see its statements there (in
+    service the process's settling thread runs it once the answer has gone)."""
+    monkeypatch.setattr(settling, "settle_soon", lambda settle: settle())
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from django.test import Client
 from payouts import ledger
 from serving import accounts
 from serving.models import L402Token, ServedCall
+from serving.services import settling
 from tests.conftest import needs_postgres
 from tests.payouts.test_concurrency import run_all
 from tests.serving.conftest import buy_credit, chat_body
@@ -29,6 +30,7 @@ def test_50_concurrent_calls_never_overdraw_one_credit(echo_model, settings):
         return response.status_code
 
     statuses = run_all([call] * 50)
+    assert settling.wait_settled()
     assert set(statuses) <= {200, 402}
     served = statuses.count(200)
     assert 1_000 // 59 <= served <= 1_000 // 35

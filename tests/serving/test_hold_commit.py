@@ -24,6 +24,7 @@ def synchronous_commit() -> str:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("settle_inline")
 def test_the_hold_alone_commits_asynchronously_and_the_settle_waits(echo_model):
     client = Client()
     header = buy_credit(client, chat_body())

@@ -11,7 +11,7 @@ from payouts.lightning.lnbits import LnbitsBackend
 from rewardmodel.models import TrainingRun
 from serving.models import L402Token, ServedCall, ServedModel
 from serving.services import l402 as l402_services
-from serving.services import publishing
+from serving.services import publishing, settling
 from tests.payouts.conftest import Lnbits, lnbits  # noqa: F401  # the LNbits fixture
 from tests.serving.conftest import chat_body
 
@@ -71,6 +71,7 @@ def test_l402_requests_pays_through_lnbits_and_calls_the_model(
     response = client.post("http://127.0.0.1/v1/chat/completions", json=chat_body())
     assert response.status_code == 200, response.text
     assert response.json()["choices"][0]["message"]["content"] == "one two three"
+    assert settling.wait_settled()
     token = L402Token.objects.get()
     assert token.paid_at is not None and token.spent_msat == ServedCall.objects.get().charged_msat
     wallet = lnbits.call("GET", "/api/v1/wallet", **{"X-Api-Key": payer["adminkey"]})

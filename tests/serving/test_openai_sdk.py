@@ -10,6 +10,7 @@ from rest_framework.authtoken.models import Token
 
 from serving.models import ServedCall
 from tests.conftest import needs_postgres
+from tests.processes import wait_until
 from tests.web_server import gunicorn_server
 
 pytestmark = [needs_postgres, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -54,7 +55,8 @@ def test_bearer_chat_stream_and_models(site, make_requester, fund_requester):
     )
     assert text == "red green blue"
     assert chunks[-1].usage.completion_tokens == 6
-    assert ServedCall.objects.filter(status="charged").count() == 2
+    # The site settles a call on its settling thread once the answer is out: soon after.
+    assert wait_until(lambda: ServedCall.objects.filter(status="charged").count() == 2, 10)
 
     with pytest.raises(openai.BadRequestError):
         client.chat.completions.create(model="echo", messages=[], max_tokens=2)

@@ -10,6 +10,8 @@ from django.test import Client
 from tests.serving.conftest import buy_credit, chat_body
 from tests.serving.test_bearer_calls import bearer
 
+pytestmark = pytest.mark.usefixtures("settle_inline")  # the settle counted with the call
+
 # The model with the credential's token (one SELECT); the hold and the call's row; the
 # settle. On PostgreSQL the hold
 # with the call's row is one statement, atomic by itself, and so is the settle: the call
