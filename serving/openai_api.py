@@ -147,7 +147,7 @@ def chat_completions(request: HttpRequest) -> HttpResponse:
 
 
 class SettledWhenSent(JsonResponse):
-    """Charges the call once the answer has been handed to the server (`close()`, which the
+    """Charges the call once the whole answer has been handed to the server (`close()`, which the
     WSGI server calls after sending it, before it reads the connection's next request): the
     settle is queued to the process's settling thread, so the ledger's writes delay neither
     this answer nor the client's next call (`services.settling`)."""
@@ -168,11 +168,10 @@ def _sse(metered: calls.MeteredChat, call_id: str, model: str) -> Iterator[bytes
     try:
         for piece in metered.pieces():
             yield wire.sse(wire.chunk(call_id, model, created, piece))
+        yield wire.sse(wire.chunk(call_id, model, created, metered.used() or Usage(0, 0)))
+        yield wire.sse("[DONE]")
     finally:  # also when the client went away: charged what it was sent
-        metered.finish()
-    usage = metered.used()
-    yield wire.sse(wire.chunk(call_id, model, created, usage or Usage(0, 0)))
-    yield wire.sse("[DONE]")
+        settling.settle_soon(metered.finish)
 
 
 @openai_view("POST")

@@ -85,3 +85,21 @@ def test_a_failed_settle_is_logged_and_leaves_the_call_held(echo_model, monkeypa
     assert "settling a served call failed" in caplog.text
     assert ServedCall.objects.get().status == "reserved"  # release_stale_calls frees it
     assert L402Token.objects.get(paid_at__isnull=False).held_msat == 59
+
+
+def test_a_streamed_answer_reaches_done_before_its_charge(echo_model):
+    client = Client()
+    header = buy_credit(client, chat_body(), query=f"?credit_msat={CREDIT_MSAT}")
+    body = json.dumps(chat_body(max_tokens=3, stream=True))
+    with settling_thread_busy():
+        response = client.post(
+            "/v1/chat/completions", body, content_type="application/json", HTTP_AUTHORIZATION=header
+        )
+        events = b"".join(response.streaming_content).decode()
+        assert events.rstrip().endswith("data: [DONE]")
+        assert '"completion_tokens":3' in events
+        assert ServedCall.objects.get().status == "reserved"
+    assert settling.wait_settled()
+    assert ServedCall.objects.get().charged_msat == 35
+    token = L402Token.objects.get(paid_at__isnull=False)
+    assert (token.held_msat, token.spent_msat) == (0, 35)
