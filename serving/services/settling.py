@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, connections
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,12 @@ def wait_settled(timeout: float = 10.0) -> bool:
     """Blocks until every queued settle has run; False when `timeout` seconds passed first."""
     with _idle:
         return _idle.wait_for(lambda: _pending == 0, timeout=timeout)
+
+
+def disconnect(timeout: float = 10.0) -> None:
+    """Closes the settling thread's database connections, after what is queued (a process
+    that drops its database, as a test run does at its end, must not be using it)."""
+    _executor.submit(connections.close_all).result(timeout)
 
 
 def _run(settle: Callable[[], None]) -> None:

@@ -40,6 +40,13 @@ def engine_process(*args: str) -> Iterator[str]:
         stop_group(process)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def settling_thread_disconnects(django_db_setup: None) -> Iterator[None]:
+    """The test databases are dropped at the end: the settling thread lets go of them."""
+    yield
+    settling.disconnect()
+
+
 @pytest.fixture
 def settle_inline(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settles on the request's own thread and connection, to see its statements there (in
