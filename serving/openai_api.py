@@ -48,7 +48,8 @@ def openai_view(*methods: str) -> Callable[[View], View]:
                 response["Allow"] = ", ".join(methods)
                 return response
             try:
-                return view(request)
+                with settling.answering():
+                    return view(request)
             except ServingError as exc:
                 response = JsonResponse(exc.openai_body(), status=exc.status_code)
                 if isinstance(exc, BadCredentials):

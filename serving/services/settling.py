@@ -6,15 +6,19 @@ keep-alive connection, so a settle run there delays a client's next call by the 
 writes. Here the request thread only queues it. The call's hold stays in place until the
 settle commits (the credit shows less, never more, for that millisecond); a process that
 dies with settles queued leaves those calls held, and `release_stale_calls` frees them with
-nothing charged. Pending settles are bounded: past `MAX_PENDING` the request threads settle
-inline, so under load the settles run side by side (PostgreSQL flushes their commits
-together) and a slow database slows calls down instead of piling up holds.
+nothing charged.
+
+A process busy with other calls settles on the request's thread, as does one with
+`MAX_PENDING` settles queued: there the settles run side by side (PostgreSQL flushes their
+commits together), a second thread would only contend for the interpreter, and a slow
+database slows calls down instead of piling up holds.
 """
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 from django.db import close_old_connections, connection, connections
 
@@ -27,12 +31,14 @@ MAX_PENDING = 8
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="serving-settle")
 _idle = threading.Condition()
 _pending = 0  # queued or running; guarded by _idle
+_answering = 0  # calls being answered by this process; guarded by _idle
 
 
 def settle_soon(settle: Callable[[], None]) -> None:
     """Runs `settle` soon on the settling thread; inline when a transaction is open on this
     thread (its rows are not visible to another connection yet), on SQLite (one writer at a
-    time: a second thread would only queue for the same lock) or when the queue is full."""
+    time: a second thread would only queue for the same lock), while the process answers
+    other calls, or when the queue is full."""
     if connection.in_atomic_block or connection.vendor == "sqlite" or not _claim():
         settle()
         return
@@ -41,6 +47,19 @@ def settle_soon(settle: Callable[[], None]) -> None:
     except RuntimeError:  # the interpreter is shutting down
         _end()
         settle()
+
+
+@contextmanager
+def answering() -> Iterator[None]:
+    """Counts a call as being answered by this process while the block runs."""
+    global _answering
+    with _idle:
+        _answering += 1
+    try:
+        yield
+    finally:
+        with _idle:
+            _answering -= 1
 
 
 def wait_settled(timeout: float = 10.0) -> bool:
@@ -68,7 +87,7 @@ def _run(settle: Callable[[], None]) -> None:
 def _claim() -> bool:
     global _pending
     with _idle:
-        if _pending >= MAX_PENDING:
+        if _answering or _pending >= MAX_PENDING:
             return False
         _pending += 1
         return True

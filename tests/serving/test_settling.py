@@ -72,6 +72,14 @@ def test_a_full_queue_settles_on_the_request_thread(echo_model, monkeypatch):
         assert ServedCall.objects.get().status == "charged"
 
 
+def test_a_process_busy_with_other_calls_settles_on_the_request_thread(echo_model):
+    client = Client()
+    header = buy_credit(client, chat_body(), query=f"?credit_msat={CREDIT_MSAT}")
+    with settling.answering():  # another call being answered meanwhile
+        assert call(client, header).status_code == 200
+        assert ServedCall.objects.get().status == "charged"
+
+
 def test_a_failed_settle_is_logged_and_leaves_the_call_held(echo_model, monkeypatch, caplog):
     client = Client()
     header = buy_credit(client, chat_body(), query=f"?credit_msat={CREDIT_MSAT}")
