@@ -136,8 +136,8 @@ def chat_completions(request: HttpRequest) -> HttpResponse:
     call_id = f"chatcmpl-{metered.call.id}-{secrets.token_hex(4)}"
     name = chat.model.name
     if chat.stream:
-        response = StreamingHttpResponse(
-            _sse(metered, call_id, name), content_type="text/event-stream"
+        response = StreamSettledWhenClosed(
+            _sse(metered, call_id, name), settle=metered.finish, content_type="text/event-stream"
         )
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"  # nginx: pass each chunk on at once
@@ -148,10 +148,10 @@ def chat_completions(request: HttpRequest) -> HttpResponse:
 
 
 class SettledWhenSent(JsonResponse):
-    """Charges the call once the whole answer has been handed to the server (`close()`, which the
-    WSGI server calls after sending it, before it reads the connection's next request): the
-    settle is queued to the process's settling thread, so the ledger's writes delay neither
-    this answer nor the client's next call (`services.settling`)."""
+    """Charges the call when the server closes the response, after sending it. WSGI servers
+    close a response before they read the connection's next request, so the settle is
+    queued to the process's settling thread (`services.settling`): the ledger's writes
+    delay neither this answer nor the client's next call."""
 
     def __init__(self, data: dict[str, Any], *, settle: Callable[[], None]) -> None:
         super().__init__(data)
@@ -164,15 +164,27 @@ class SettledWhenSent(JsonResponse):
             super().close()
 
 
+class StreamSettledWhenClosed(StreamingHttpResponse):
+    """A stream charged, as SettledWhenSent, when the server closes it: what it was sent,
+    also when the client went away mid-answer; nothing for a stream it never read."""
+
+    def __init__(self, content: Iterator[bytes], *, settle: Callable[[], None], **kw: Any) -> None:
+        super().__init__(content, **kw)
+        self.settle = settle
+
+    def close(self) -> None:
+        try:
+            super().close()  # the stream first: a client that left stops it where it was
+        finally:
+            settling.settle_soon(self.settle)
+
+
 def _sse(metered: calls.MeteredChat, call_id: str, model: str) -> Iterator[bytes]:
     created = int(time.time())
-    try:
-        for piece in metered.pieces():
-            yield wire.sse(wire.chunk(call_id, model, created, piece))
-        yield wire.sse(wire.chunk(call_id, model, created, metered.used() or Usage(0, 0)))
-        yield wire.sse("[DONE]")
-    finally:  # also when the client went away: charged what it was sent
-        settling.settle_soon(metered.finish)
+    for piece in metered.pieces():
+        yield wire.sse(wire.chunk(call_id, model, created, piece))
+    yield wire.sse(wire.chunk(call_id, model, created, metered.used() or Usage(0, 0)))
+    yield wire.sse("[DONE]")
 
 
 @openai_view("POST")

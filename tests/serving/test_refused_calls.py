@@ -8,6 +8,7 @@ import pytest
 
 from payouts import ledger
 from serving.models import L402Token, ServedCall
+from serving.services import settling
 from tests.marketplace.test_hostile_input import BODIES
 from tests.serving.conftest import chat_body, engine_process
 from tests.serving.test_bearer_calls import bearer
@@ -201,3 +202,14 @@ def test_a_client_that_leaves_mid_stream_is_charged_what_it_was_sent(publish, pa
     price = (model.price_msat_per_1k_output + 999) // 1000
     assert call.charged_msat == price
     assert ledger.balance_msat(ledger.requester_available(payer.id)) == FUNDS_MSAT - price
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_the_client_never_read_is_released_with_nothing_charged(echo_model, payer):
+    response = post(bearer(payer.user), chat_body(stream=True))
+    assert response.status_code == 200
+    response.close()  # the client hung up before the first chunk
+    assert settling.wait_settled()
+    call = ServedCall.objects.get()
+    assert (call.status, call.charged_msat) == ("failed", 0)
+    assert ledger.balance_msat(ledger.requester_available(payer.id)) == FUNDS_MSAT
