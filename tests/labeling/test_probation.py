@@ -104,6 +104,28 @@ def test_held_work_of_a_new_key_is_capped_then_only_gold_is_served(make_batch, m
     assert answer(make_worker(), lambda a: "a").item.gold is None
 
 
+def test_ratings_held_on_a_finished_batch_are_paid_when_a_later_batch_decides(
+    make_batch, make_worker
+):
+    # A small batch may end before a newcomer's checks decide; the evidence is counted
+    # across batches, so passing on the next one pays what the first still holds.
+    first = make_batch("pairwise", items=plain_items(5), overlap=1, reward_msat=1_000)
+    worker = make_worker(on_probation=True)
+    while answer(worker, lambda a: "a") is not None:
+        worker.refresh_from_db()
+    assert set(first.ratings.values_list("status", flat=True)) == {"pending_review"}
+    assert first.ratings.count() == 5
+    make_batch("pairwise", items=gold_items(30), reward_msat=1_000)
+    while worker.standing == Worker.Standing.PROBATION:
+        assert answer(worker, lambda a: "a") is not None
+        worker.refresh_from_db()
+    assert worker.standing == Worker.Standing.TRUSTED
+    assert set(first.ratings.values_list("status", flat=True)) == {"approved"}
+    me = client_for(worker.user).get(reverse("me")).json()
+    assert me["pending_msat"] == 0
+    assert me["balance_msat"] == 1_000 * worker.ratings.count()
+
+
 def test_manual_review_holds_even_a_trusted_workers_rating(make_batch, worker):
     make_batch("pairwise", items=plain_items(1), quality={"review_mode": "manual"})
     assert answer(worker, lambda a: "a").status == "pending_review"
