@@ -20,7 +20,7 @@ from .engines import wire
 from .engines.base import Usage
 from .errors import BadCall, BadCredentials, ServingError
 from .models import ServedModel
-from .services import calls, l402, settling
+from .services import calls, l402, rowcache, settling
 from .services.metering import CreditExhausted
 
 T = TypeVar("T")
@@ -49,7 +49,11 @@ def openai_view(*methods: str) -> Callable[[View], View]:
                 return response
             try:
                 with settling.answering():
-                    return view(request)
+                    try:
+                        return view(request)
+                    except rowcache.Stale:  # the model changed since this process read it
+                        with rowcache.bypassed():
+                            return view(request)
             except ServingError as exc:
                 response = JsonResponse(exc.openai_body(), status=exc.status_code)
                 if isinstance(exc, BadCredentials):

@@ -14,19 +14,22 @@ from .models import L402Token, ServedCall, ServedModel
 
 def published_model(
     *, name: str, token_id: str | None = None
-) -> tuple[ServedModel | None, L402Token | None]:
+) -> tuple[ServedModel | None, L402Token | None, str | None]:
     """The published model of that name and, in the same SELECT, the L402 token `token_id`
-    (whatever model it is for: the credential's checks say whether it may pay this call)."""
+    (whatever model it is for: the credential's checks say whether it may pay this call);
+    on PostgreSQL also the model's row as text, which `hold_credit_for_call` can compare."""
+    text = ", m::text" if connection.vendor == "postgresql" else ""
     row = sql.fetch(
-        f"SELECT {sql.columns(ServedModel, 'm')}, {sql.columns(L402Token, 't')}"
+        f"SELECT {sql.columns(ServedModel, 'm')}, {sql.columns(L402Token, 't')}{text}"
         f" FROM {sql.table(ServedModel)} m LEFT JOIN {sql.table(L402Token)} t"
         " ON t.token_id = %s WHERE m.name = %s AND m.published",
         [token_id, name],
     )
     if row is None:
-        return None, None
+        return None, None, None
     model, end = sql.from_row(ServedModel, row)
-    return model, sql.from_row(L402Token, row, end)[0]
+    token, end = sql.from_row(L402Token, row, end)
+    return model, token, row[end] if text else None
 
 
 def token(*, token_id: str) -> L402Token | None:
@@ -62,17 +65,26 @@ def hold_credit(*, token_id: int, worst_msat: int, spend_cap_msat: int) -> int:
 ASYNC_COMMIT = " AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'"
 
 
-def hold_credit_for_call(*, call: ServedCall, spend_cap_msat: int) -> bool:
-    """PostgreSQL: `hold_credit` for the call's token and the call's row, in one statement;
-    False (nothing written) when the credit does not cover it. Committed asynchronously when
-    it is its own transaction (see ASYNC_COMMIT)."""
+# The model as the call read it is still the model: same prices, owner, engine, published.
+SAME_MODEL = f" AND (SELECT m::text FROM {sql.table(ServedModel)} m WHERE m.id = %s) = %s"
+
+
+def hold_credit_for_call(
+    *, call: ServedCall, spend_cap_msat: int, model_text: str | None = None
+) -> bool:
+    """PostgreSQL: `hold_credit` for the call's token and the call's row, in one statement
+    (and only if the model's row is still `model_text`, if given); False, nothing written,
+    when the credit does not cover it or the model changed. Committed asynchronously when it
+    is its own transaction (see ASYNC_COMMIT)."""
     assert call.token_id is not None
-    own_transaction = not connection.in_atomic_block
-    return sql.insert_if(
-        call,
-        changed=HOLD_CREDIT + (ASYNC_COMMIT if own_transaction else "") + " RETURNING id",
-        params=_hold_params(call.token_id, call.reserved_msat, spend_cap_msat),
-    )
+    params = _hold_params(call.token_id, call.reserved_msat, spend_cap_msat)
+    changed = HOLD_CREDIT
+    if model_text is not None:
+        changed += SAME_MODEL
+        params += [call.served_model_id, model_text]
+    if not connection.in_atomic_block:
+        changed += ASYNC_COMMIT
+    return sql.insert_if(call, changed=changed + " RETURNING id", params=params)
 
 
 FINISH_CALL = (

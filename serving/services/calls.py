@@ -14,7 +14,7 @@ from ..engines.base import EngineTimeout as EngineTimedOut
 from ..engines.upstream import UpstreamEngine
 from ..errors import BadCall, EngineFailed, EngineTimeout, ModelNotFound
 from ..models import L402Token, ServedCall, ServedModel
-from . import metering
+from . import metering, rowcache
 from .metering import Payer
 
 ROLES = ("system", "user", "assistant", "developer")
@@ -23,20 +23,42 @@ PER_MESSAGE_TOKENS = 8
 PER_CALL_TOKENS = 8
 
 
-def published_model(
-    name: Any, *, kind: str, token_id: str | None = None
-) -> tuple[ServedModel, L402Token | None]:
-    """The model called, and the row of the L402 token `token_id` if there is one (read in
-    the same SELECT, so that a paid call looks up both in one round trip)."""
+@dataclass(frozen=True)
+class Called:
+    """The model called, the row of the credential's L402 token (if any), and what the hold
+    checks of the model: its row as text (PostgreSQL), and whether both came from copies."""
+
+    model: ServedModel
+    token: L402Token | None = None
+    model_text: str | None = None
+    copied: bool = False
+
+
+def published_model(name: Any, *, kind: str, token_id: str | None = None) -> Called:
+    """The model called, and the row of the L402 token `token_id` if there is one: from the
+    process's copies (rowcache), or read in one SELECT, so that a paid call looks up both in
+    at most one round trip."""
     if not isinstance(name, str) or not name:
         raise BadCall({"model": ["The model to call, by name (GET /v1/models)."]})
-    model, token = serving_sql.published_model(name=name[:64], token_id=token_id)
-    if model is None:
-        raise ModelNotFound(f"The model {name[:64]!r} is not served.")
-    if model.kind != kind:
-        where = "/v1/chat/completions" if model.kind == ServedModel.Kind.POLICY else "/v1/rewards"
-        raise BadCall(f"{model.name} is a {model.kind} model: call it at {where}.")
-    return model, token
+    name = name[:64]
+    copies = rowcache.lookup(name, token_id) if rowcache.usable(token_id) else None
+    if copies is not None:
+        called = Called(copies[0].row, copies[1], copies[0].text, copied=True)
+    else:
+        model, token, text = serving_sql.published_model(name=name, token_id=token_id)
+        if model is None:
+            raise ModelNotFound(f"The model {name!r} is not served.")
+        called = Called(model, token, text)
+        if text is not None and token_id is not None:
+            rowcache.keep(rowcache.Model(model, text), token)
+    if called.model.kind != kind:
+        where = (
+            "/v1/chat/completions"
+            if called.model.kind == ServedModel.Kind.POLICY
+            else "/v1/rewards"
+        )
+        raise BadCall(f"{called.model.name} is a {called.model.kind} model: call it at {where}.")
+    return called
 
 
 def _number(body: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
@@ -74,11 +96,19 @@ def _content(message: Any) -> str:
 
 @dataclass(frozen=True)
 class ChatRequest:
-    model: ServedModel
+    called: Called
     params: ChatParams
     stream: bool
     prompt_bytes: int
-    token: L402Token | None = None  # the credential's token, read with the model
+
+    @property
+    def model(self) -> ServedModel:
+        return self.called.model
+
+    @property
+    def token(self) -> L402Token | None:
+        """The credential's token, read with the model."""
+        return self.called.token
 
     @property
     def prompt_bound(self) -> int:
@@ -108,9 +138,8 @@ def parse_chat(body: Any, *, token_id: str | None = None) -> ChatRequest:
     limit = settings.SERVING_MAX_PROMPT_BYTES
     if prompt_bytes > limit:
         raise BadCall({"messages": [f"The prompt is {prompt_bytes} bytes; the limit is {limit}."]})
-    model, token = published_model(
-        body.get("model"), kind=ServedModel.Kind.POLICY, token_id=token_id
-    )
+    called = published_model(body.get("model"), kind=ServedModel.Kind.POLICY, token_id=token_id)
+    model = called.model
     asked = body.get("max_completion_tokens", body.get("max_tokens"))
     max_tokens = (
         model.max_tokens if asked is None else _whole(asked, "max_tokens", model.max_tokens)
@@ -137,17 +166,23 @@ def parse_chat(body: Any, *, token_id: str | None = None) -> ChatRequest:
         stop=stop,
         n=1 if n is None else _whole(n, "n", settings.SERVING_MAX_N),
     )
-    return ChatRequest(
-        model=model, params=params, stream=stream, prompt_bytes=prompt_bytes, token=token
-    )
+    return ChatRequest(called=called, params=params, stream=stream, prompt_bytes=prompt_bytes)
 
 
 @dataclass(frozen=True)
 class RewardRequest:
-    model: ServedModel
+    called: Called
     prompt: str
     responses: list[str]
-    token: L402Token | None = None  # the credential's token, read with the model
+
+    @property
+    def model(self) -> ServedModel:
+        return self.called.model
+
+    @property
+    def token(self) -> L402Token | None:
+        """The credential's token, read with the model."""
+        return self.called.token
 
     @property
     def worst_msat(self) -> int:
@@ -173,10 +208,8 @@ def parse_rewards(body: Any, *, token_id: str | None = None) -> RewardRequest:
         raise BadCall(
             {"responses": [f"The prompt and responses are {size} bytes; the limit is {limit}."]}
         )
-    model, token = published_model(
-        body.get("model"), kind=ServedModel.Kind.REWARD, token_id=token_id
-    )
-    return RewardRequest(model=model, prompt=prompt, responses=responses, token=token)
+    called = published_model(body.get("model"), kind=ServedModel.Kind.REWARD, token_id=token_id)
+    return RewardRequest(called=called, prompt=prompt, responses=responses)
 
 
 def engine_for(model: ServedModel) -> UpstreamEngine:
@@ -288,11 +321,26 @@ class MeteredChat:
         )
 
 
+def reserve(request: ChatRequest | RewardRequest, payer: Payer) -> ServedCall:
+    """Holds the call's worst case (metering.reserve_call); a hold that fails on copied rows
+    may have found the model changed: the copy is dropped and the call answered again."""
+    try:
+        return metering.reserve_call(
+            served_model=request.model,
+            payer=payer,
+            worst_msat=request.worst_msat,
+            model_text=request.called.model_text if payer.token_id is not None else None,
+        )
+    except metering.CreditExhausted:
+        if request.called.copied:
+            rowcache.forget(request.model.name)
+            raise rowcache.Stale() from None
+        raise
+
+
 def start_chat(*, request: ChatRequest, payer: Payer) -> MeteredChat:
     engine = engine_for(request.model)
-    call = metering.reserve_call(
-        served_model=request.model, payer=payer, worst_msat=request.worst_msat
-    )
+    call = reserve(request, payer)
     metered = MeteredChat(request=request, call=call, engine=engine)
     metered.start()
     return metered
@@ -307,9 +355,7 @@ class Scored:
 
 def score(*, request: RewardRequest, payer: Payer) -> Scored:
     engine = engine_for(request.model)
-    call = metering.reserve_call(
-        served_model=request.model, payer=payer, worst_msat=request.worst_msat
-    )
+    call = reserve(request, payer)
     owner_id = request.model.owner_id
     try:
         result = engine.score(prompt=request.prompt, responses=request.responses)

@@ -19,6 +19,7 @@ from .. import accounts, macaroons
 from .. import sql as serving_sql
 from ..errors import BadCall, BadCredentials, NodeUnavailable
 from ..models import L402Token, ServedModel
+from . import rowcache
 
 SCHEMES = ("L402", "LSAT")
 
@@ -129,8 +130,8 @@ def authenticate(*, macaroon: str, preimage: str, token: L402Token | None = None
         raise BadCredentials("The token has expired.")
     if not macaroons.preimage_matches(preimage, identifier.payment_hash):
         raise BadCredentials("The preimage does not match the invoice's payment hash.")
-    if token.paid_at is None:
-        credit_token(token=token)
+    if token.paid_at is None and credit_token(token=token):
+        rowcache.keep_token(token)  # paid now: the next call need not read it
     return Credential(token=token, limits=limits)
 
 

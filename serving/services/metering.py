@@ -67,9 +67,13 @@ def reward_price_msat(model: ServedModel, *, responses: int) -> int:
     return responses * model.price_msat_per_response
 
 
-def reserve_call(*, served_model: ServedModel, payer: Payer, worst_msat: int) -> ServedCall:
+def reserve_call(
+    *, served_model: ServedModel, payer: Payer, worst_msat: int, model_text: str | None = None
+) -> ServedCall:
     """Holds the call's worst case; BalanceTooLow (Bearer) or CreditExhausted (L402) when the
     payer cannot cover it. Decided by conditional UPDATEs, so concurrent calls never overdraw.
+    `model_text` (PostgreSQL, L402): the model's row as read, which the hold checks is still
+    the model's (CreditExhausted otherwise).
 
     A requester's hold is a ledger transfer (its balance also pays for batches). An L402
     credit pays for calls only: its hold is counted on the token's row, by one UPDATE that
@@ -85,7 +89,9 @@ def reserve_call(*, served_model: ServedModel, payer: Payer, worst_msat: int) ->
     if payer.token_id is not None and connection.vendor == "postgresql":
         # One statement, atomic by itself: one round trip before the engine is called
         # instead of four (BEGIN, the hold, the call's row, COMMIT).
-        if not serving_sql.hold_credit_for_call(call=call, spend_cap_msat=payer.spend_cap_msat):
+        if not serving_sql.hold_credit_for_call(
+            call=call, spend_cap_msat=payer.spend_cap_msat, model_text=model_text
+        ):
             raise CreditExhausted()
         return call
     with transaction.atomic():

@@ -13,7 +13,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from serving.models import ServedModel
-from serving.services import publishing, settling
+from serving.services import publishing, rowcache, settling
 from tests.celery_worker import ROOT
 from tests.processes import free_port, stop_group, wait_for_http
 from tests.rewardmodel.run_helpers import finished_run
@@ -45,6 +45,14 @@ def settling_thread_disconnects(django_db_setup: None) -> Iterator[None]:
     """The test databases are dropped at the end: the settling thread lets go of them."""
     yield
     settling.disconnect()
+
+
+@pytest.fixture(autouse=True)
+def fresh_row_copies() -> Iterator[None]:
+    """Each test starts with no copies of another test's rows (the process's, rowcache)."""
+    rowcache.clear()
+    yield
+    rowcache.clear()
 
 
 @pytest.fixture

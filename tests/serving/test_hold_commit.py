@@ -40,7 +40,7 @@ def test_the_hold_alone_commits_asynchronously_and_the_settle_waits(echo_model):
     assert call() == 200  # the first call also records the credit as paid
     with CaptureQueriesContext(connection) as queries:
         assert call() == 200
-    _, hold, settle = queries.captured_queries
+    hold, settle = queries.captured_queries  # the model and token: the process's copies
     assert "set_config('synchronous_commit', 'off', true)" in hold["sql"]
     assert "synchronous_commit" not in settle["sql"]
     assert synchronous_commit() == "on"  # scoped to the hold's own transaction

@@ -13,12 +13,13 @@ from tests.serving.test_bearer_calls import bearer
 pytestmark = pytest.mark.usefixtures("settle_inline")  # the settle counted with the call
 
 # The model with the credential's token (one SELECT); the hold and the call's row; the
-# settle. On PostgreSQL the hold
-# with the call's row is one statement, atomic by itself, and so is the settle: the call
-# settled, the token's counters, the transfer, its entries and the credit, owner and fees
-# balances. Elsewhere the hold is BEGIN, its conditional UPDATE, the row, COMMIT, and the
-# settle BEGIN, the call, the token, the transfer, its entries, three balances, COMMIT.
-L402_CALL_QUERIES = {"postgresql": 3}.get(connection.vendor, 14)
+# settle. On PostgreSQL the model and the paid token read by an earlier call are the
+# process's copies, which the hold checks (no SELECT); the hold with the call's row is one
+# statement, atomic by itself, and so is the settle: the call settled, the token's counters,
+# the transfer, its entries and the credit, owner and fees balances. Elsewhere the SELECT,
+# then the hold is BEGIN, its conditional UPDATE, the row, COMMIT, and the settle BEGIN, the
+# call, the token, the transfer, its entries, three balances, COMMIT.
+L402_CALL_QUERIES = {"postgresql": 2}.get(connection.vendor, 14)
 # The model; the API token with its user; BEGIN, the call's row, the hold transfer (row,
 # entries, two balances), COMMIT; the settle (on PostgreSQL one statement; elsewhere BEGIN,
 # the call settled, the transfer, its entries, four balances, COMMIT).
