@@ -1,10 +1,12 @@
-"""Gateway overhead: a chat call through the gateway (L402 check, metering, two ledger
-transfers, engine round trip) against the same call sent to the engine directly.
+"""Gateway overhead: a chat call through the gateway (L402 check, hold, engine round trip,
+the charge's ledger transfer) against the same call sent to the engine directly.
 
 Starts a trivial engine process (the echo engine: no model work, so what is measured is the
 gateway) and the site under gunicorn on PostgreSQL (a scratch database), then alternates
 direct and gated rounds at 1 and 16 concurrent clients, and prints p50/p99 of each, the
-overhead (gated minus direct), gated calls/s, and the cost of verifying one macaroon.
+overhead (gated minus direct), gated calls/s, and the cost of verifying one macaroon. At 16
+clients the site is saturated and a call's latency is mostly its wait in line, which is
+printed beside it: there the figure is calls/s.
 
     .venv/bin/python bench/serving.py [--seconds 5] [--rounds 2] [--clients 1 16]
 """
@@ -242,12 +244,20 @@ def main() -> None:
                     f"{pct(times, 0.99):8.2f}"
                 )
                 if name != "direct":
+                    # With several clients on a saturated site, a call mostly waits its turn:
+                    # its latency is clients / throughput (Little's law), so there the
+                    # throughput is the figure, and the overhead target is read at 1 client.
+                    target = f" (target < {TARGET_OVERHEAD_MS})" if clients == 1 else ""
                     print(
                         f"         {name} overhead p50 {pct(times, 0.5) - pct(direct, 0.5):.2f} ms"
-                        f" (target < {TARGET_OVERHEAD_MS}), p99 "
-                        f"{pct(times, 0.99) - pct(direct, 0.99):.2f} ms; gated calls/s {rate:.0f}"
-                        f" (target ≥ {TARGET_CALLS_PER_S})"
+                        f"{target}, p99 {pct(times, 0.99) - pct(direct, 0.99):.2f} ms;"
+                        f" gated calls/s {rate:.0f} (target ≥ {TARGET_CALLS_PER_S})"
                     )
+                    if clients > 1 and rate:
+                        print(
+                            f"         waiting in line at {rate:.0f} calls/s: {clients} clients"
+                            f" / {rate:.0f} = {clients / rate * 1000:.1f} ms a call"
+                        )
             print(f"         errors: {failed}")
     finally:
         for process in (site, engine):

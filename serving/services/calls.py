@@ -95,11 +95,10 @@ def _content(message: Any) -> str:
 
 
 @dataclass(frozen=True)
-class ChatRequest:
+class Asked:
+    """A parsed call: the model called (and the credential's token), as read."""
+
     called: Called
-    params: ChatParams
-    stream: bool
-    prompt_bytes: int
 
     @property
     def model(self) -> ServedModel:
@@ -109,6 +108,13 @@ class ChatRequest:
     def token(self) -> L402Token | None:
         """The credential's token, read with the model."""
         return self.called.token
+
+
+@dataclass(frozen=True)
+class ChatRequest(Asked):
+    params: ChatParams
+    stream: bool
+    prompt_bytes: int
 
     @property
     def prompt_bound(self) -> int:
@@ -170,19 +176,9 @@ def parse_chat(body: Any, *, token_id: str | None = None) -> ChatRequest:
 
 
 @dataclass(frozen=True)
-class RewardRequest:
-    called: Called
+class RewardRequest(Asked):
     prompt: str
     responses: list[str]
-
-    @property
-    def model(self) -> ServedModel:
-        return self.called.model
-
-    @property
-    def token(self) -> L402Token | None:
-        """The credential's token, read with the model."""
-        return self.called.token
 
     @property
     def worst_msat(self) -> int:
