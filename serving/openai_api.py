@@ -49,11 +49,7 @@ def openai_view(*methods: str) -> Callable[[View], View]:
                 return response
             try:
                 with settling.answering():
-                    try:
-                        return view(request)
-                    except rowcache.Stale:  # the model changed since this process read it
-                        with rowcache.bypassed():
-                            return view(request)
+                    return _answer(view, request)
             except ServingError as exc:
                 response = JsonResponse(exc.openai_body(), status=exc.status_code)
                 if isinstance(exc, BadCredentials):
@@ -67,6 +63,19 @@ def openai_view(*methods: str) -> Callable[[View], View]:
         return wrapped
 
     return decorate
+
+
+def _answer(view: View, request: HttpRequest) -> HttpResponse:
+    """The view's answer. A call refused on the process's copies of its rows before its hold
+    checked them (the model may have changed since) is answered again on fresh rows."""
+    rowcache.begin()
+    try:
+        return view(request)
+    except (rowcache.Stale, ServingError, DomainError):
+        if not rowcache.refused_on_copy():
+            raise
+    with rowcache.bypassed():
+        return view(request)
 
 
 def json_body(request: HttpRequest) -> Any:

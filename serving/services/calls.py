@@ -319,19 +319,20 @@ class MeteredChat:
 
 def reserve(request: ChatRequest | RewardRequest, payer: Payer) -> ServedCall:
     """Holds the call's worst case (metering.reserve_call); a hold that fails on copied rows
-    may have found the model changed: the copy is dropped and the call answered again."""
+    may have found the model changed: the call is answered again on fresh rows."""
     try:
-        return metering.reserve_call(
+        call = metering.reserve_call(
             served_model=request.model,
             payer=payer,
             worst_msat=request.worst_msat,
-            model_text=request.called.model_text if payer.token_id is not None else None,
+            model_text=request.called.model_text,
         )
     except metering.CreditExhausted:
         if request.called.copied:
-            rowcache.forget(request.model.name)
             raise rowcache.Stale() from None
         raise
+    rowcache.checked()
+    return call
 
 
 def start_chat(*, request: ChatRequest, payer: Payer) -> MeteredChat:

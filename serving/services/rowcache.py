@@ -6,7 +6,8 @@ A copy is used only where the hold checks it, in the same statement: on PostgreS
 compares the model's row, as text, with the copy's (a price, owner, engine or publication
 that changed fails it). A paid token's fields that a call reads never change (root key,
 model, expiry, payment); its counters, which do, the hold decides in SQL. A hold that fails
-on a copy drops it, and the call is answered again from fresh rows (`Stale`)."""
+on a copy drops it, and the call is answered again from fresh rows (`Stale`); so is a call
+refused on copies before its hold checked them (an engine or limit that changed since)."""
 
 import threading
 from collections.abc import Iterator
@@ -34,21 +35,46 @@ class Model:
 _lock = threading.Lock()
 _models: dict[str, Model] = {}
 _tokens: dict[str, L402Token] = {}
-_bypass = threading.local()
+
+
+class _Thread(threading.local):
+    bypass = False  # read fresh rows
+    unchecked: str | None = None  # the model whose copy this call uses, until its hold
+
+
+_thread = _Thread()
 
 
 def usable(token_id: str | None) -> bool:
     """Copies serve L402 calls on PostgreSQL (whose hold checks them), unless bypassed."""
-    return (
-        token_id is not None
-        and connection.vendor == "postgresql"
-        and not getattr(_bypass, "on", False)
-    )
+    return token_id is not None and connection.vendor == "postgresql" and not _thread.bypass
 
 
 def lookup(name: str, token_id: str) -> tuple[Model, L402Token] | None:
     model, token = _models.get(name), _tokens.get(token_id)
-    return None if model is None or token is None else (model, token)
+    if model is None or token is None:
+        return None
+    _thread.unchecked = name
+    return model, token
+
+
+def begin() -> None:
+    """A new call on this thread: no copy in use yet."""
+    _thread.unchecked = None
+
+
+def checked() -> None:
+    """The call's hold found its copies current."""
+    _thread.unchecked = None
+
+
+def refused_on_copy() -> bool:
+    """Whether the call now refused used a copy its hold had not checked (the copy is then
+    dropped)."""
+    name, _thread.unchecked = _thread.unchecked, None
+    if name is not None:
+        forget(name)
+    return name is not None
 
 
 def keep(model: Model, token: L402Token | None) -> None:
@@ -88,8 +114,8 @@ def clear() -> None:
 @contextmanager
 def bypassed() -> Iterator[None]:
     """Reads fresh rows on this thread (and keeps them for the next call)."""
-    _bypass.on = True
+    _thread.bypass = True
     try:
         yield
     finally:
-        _bypass.on = False
+        _thread.bypass = False

@@ -11,7 +11,7 @@ from django.test import Client
 from serving.models import L402Token, ServedCall, ServedModel
 from serving.services import engines, publishing, rowcache
 from tests.processes import free_port
-from tests.serving.conftest import buy_credit, chat_body
+from tests.serving.conftest import buy_credit, chat_body, engine_process
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="the hold checks copies there"),
@@ -84,3 +84,25 @@ def test_a_spent_credit_answered_from_copies_gets_a_fresh_challenge(echo_model):
     assert set(statuses) == {200, 402}
     token = L402Token.objects.order_by("id").first()  # a 402 mints a fresh one
     assert token.held_msat == 0 and token.spent_msat <= token.amount_msat
+
+
+def test_a_call_refused_on_a_copy_is_asked_again_on_the_current_row(publish, echo_engine):
+    model = publish("echo")  # no engine yet: the call is refused before its hold
+    client = Client()
+    header = buy_credit(client, chat_body())
+    assert call(client, header).status_code == 502
+    engines.set_engine_url(served_model_id=model.id, url=echo_engine)
+    assert call(client, header).status_code == 200  # not refused again from the copy
+    assert call(client, header).status_code == 200
+    assert ServedCall.objects.filter(status="charged").count() == 2
+
+
+def test_an_engine_failing_after_a_checked_hold_is_not_called_twice(publish):
+    client = Client()
+    with engine_process("--engine", "echo", "--name", "echo") as url:
+        publish("echo", engine_url=url)
+        header = buy_credit(client, chat_body())
+        assert call(client, header).status_code == 200
+    assert call(client, header).status_code == 502  # the engine is gone; the copy is current
+    assert ServedCall.objects.filter(status="failed").count() == 1
+    assert L402Token.objects.get().held_msat == 0
