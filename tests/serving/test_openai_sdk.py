@@ -9,6 +9,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from serving.models import ServedCall
+from serving.services import publishing
 from tests.conftest import needs_postgres
 from tests.processes import wait_until
 from tests.web_server import gunicorn_server
@@ -68,7 +69,7 @@ def test_bearer_chat_stream_and_models(site, make_requester, fund_requester):
         )
 
 
-def test_l402_through_a_custom_header(site):
+def test_l402_through_a_custom_header(site, echo_model):
     # No credential yet (the SDK insists on a key; the header replaces it): a challenge.
     client = sdk(site, api_key="none", default_headers={"Authorization": ""})
     with pytest.raises(openai.APIStatusError) as challenge:
@@ -91,3 +92,11 @@ def test_l402_through_a_custom_header(site):
     )
     assert answer.choices[0].message.content == "a b"
     assert ServedCall.objects.get().token is not None
+    for _ in range(4):  # the web processes now answer from their copies of the rows
+        paid.chat.completions.create(model="echo", messages=[{"role": "user", "content": "a"}])
+    publishing.unpublish_model(user=echo_model.owner.user, served_model_id=echo_model.id)
+    for _ in range(4):  # whichever process answers, its copy is not the model any more
+        with pytest.raises(openai.NotFoundError):
+            paid.chat.completions.create(model="echo", messages=[{"role": "user", "content": "a"}])
+    assert wait_until(lambda: ServedCall.objects.filter(status="charged").count() == 5, 10)
+    assert ServedCall.objects.count() == 5
