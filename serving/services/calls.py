@@ -26,12 +26,11 @@ PER_CALL_TOKENS = 8
 @dataclass(frozen=True)
 class Called:
     """The model called, the row of the credential's L402 token (if any), and what the hold
-    checks of the model: its row as text (PostgreSQL), and whether both came from copies."""
+    checks of the model: its row as text (PostgreSQL)."""
 
     model: ServedModel
     token: L402Token | None = None
     model_text: str | None = None
-    copied: bool = False
 
 
 def published_model(name: Any, *, kind: str, token_id: str | None = None) -> Called:
@@ -43,7 +42,7 @@ def published_model(name: Any, *, kind: str, token_id: str | None = None) -> Cal
     name = name[:64]
     copies = rowcache.lookup(name, token_id) if rowcache.usable(token_id) else None
     if copies is not None:
-        called = Called(copies[0].row, copies[1], copies[0].text, copied=True)
+        called = Called(copies[0].row, copies[1], copies[0].text)
     else:
         model, token, text = serving_sql.published_model(name=name, token_id=token_id)
         if model is None:
@@ -328,7 +327,7 @@ def reserve(request: ChatRequest | RewardRequest, payer: Payer) -> ServedCall:
             model_text=request.called.model_text,
         )
     except metering.CreditExhausted:
-        if request.called.copied:
+        if rowcache.unchecked():
             raise rowcache.Stale() from None
         raise
     rowcache.checked()

@@ -68,6 +68,11 @@ def checked() -> None:
     _thread.unchecked = None
 
 
+def unchecked() -> bool:
+    """Whether this call uses copies its hold has not checked yet."""
+    return _thread.unchecked is not None
+
+
 def refused_on_copy() -> bool:
     """Whether the call now refused used a copy its hold had not checked (the copy is then
     dropped)."""
